@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LearningTransfer.Permutation.Tests.Native;
+namespace TrajectoryTransfer.Permutations.Tests.Native;
 
 /// <summary>Proves the native TorchSharp shim loads on this host (the GLIBCXX_3.4.32 fix, where needed, was applied by the build).</summary>
 public sealed class TorchSharpLoadingTests
