@@ -1,0 +1,37 @@
+namespace TrajectoryTransfer.Permutations;
+
+/// <summary>
+/// Thrown when a permutation spec does not fit a model or a parameter set: a parameter it names is missing, a tensor it
+/// does not cover is present, an axis size disagrees with its group, or the spec itself is inconsistent.
+/// The message names the parameter, the axis, the size seen and the size expected.
+/// </summary>
+public sealed class PermutationSpecException : ArgumentException
+{
+    /// <summary>Creates the exception.</summary>
+    public PermutationSpecException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    /// <param name="message">What does not fit.</param>
+    public PermutationSpecException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and the offending argument's name.</summary>
+    /// <param name="message">What does not fit.</param>
+    /// <param name="paramName">The argument that did not fit.</param>
+    public PermutationSpecException(string message, string? paramName)
+        : base(message, paramName)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and the cause.</summary>
+    /// <param name="message">What does not fit.</param>
+    /// <param name="innerException">The cause.</param>
+    public PermutationSpecException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
