@@ -57,17 +57,22 @@ internal static class PointFileCodec
             var info = layout.Entries[i];
             var source = point[info.Name].detach();
             var storage = StorageType(info.DType, precision);
+            var converted = storage == info.DType ? source : source.to(storage);
             if (storage == ScalarType.Float16)
             {
-                using var tooLarge = source.abs().gt(65504.0).logical_and_(source.isfinite()).any();
-                if (tooLarge.item<bool>())
+                // Only a finite value beyond ±65504 turns into an infinity; look closer only when the cheap check fires.
+                using var anyInfinite = converted.isinf().any();
+                if (anyInfinite.item<bool>())
                 {
-                    throw new ArgumentException(
-                        $"'{info.Name}' holds values beyond ±65504, which float16 cannot store; use BFloat16 or Full precision.", nameof(point));
+                    using var tooLarge = source.abs().gt(65504.0).logical_and_(source.isfinite()).any();
+                    if (tooLarge.item<bool>())
+                    {
+                        throw new ArgumentException(
+                            $"'{info.Name}' holds values beyond ±65504, which float16 cannot store; use BFloat16 or Full precision.", nameof(point));
+                    }
                 }
             }
 
-            var converted = storage == info.DType ? source : source.to(storage);
             var onCpu = converted.device_type == DeviceType.CPU ? converted : converted.cpu();
             tensors[i] = onCpu.contiguous();
             if ((long)tensors[i].NumberOfElements * tensors[i].ElementSize > int.MaxValue)

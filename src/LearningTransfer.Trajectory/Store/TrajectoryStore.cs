@@ -219,7 +219,8 @@ public sealed class TrajectoryStore : ITrajectory
         using var prepared = PrepareAppend(point);
         var (file, temp) = NextFileNames();
         string sha;
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        // Unbuffered: the tensors are written straight from their native memory in large spans.
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
         {
             sha = PointFileCodec.Write(prepared, stream);
             stream.Flush(_options.FlushToDisk);
@@ -297,7 +298,7 @@ public sealed class TrajectoryStore : ITrajectory
         ParameterSet cpu;
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
             cpu = PointFileCodec.Read(stream, path, Layout, Precision, entry.Sha256);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
