@@ -1,0 +1,424 @@
+using Microsoft.Extensions.Logging;
+using TorchSharp;
+using TrajectoryTransfer.Permutations;
+using TrajectoryTransfer.Trajectories;
+using static TorchSharp.torch;
+
+namespace TrajectoryTransfer;
+
+/// <summary>
+/// Fluent configuration of a transfer, started by <see cref="LearningTransfer.Transfer(ITrajectory, nn.Module{Tensor, Tensor})"/>.
+/// <see cref="Build"/> validates everything and returns an immutable, reusable <see cref="TrajectoryTransferer"/>;
+/// <see cref="Run"/> builds and runs in one call.
+/// </summary>
+public sealed class TransferBuilder
+{
+    private readonly ITrajectory _source;
+    private readonly TransferTarget[] _targets;
+    private readonly bool _ownsSource;
+    private TransferOptions _options = new();
+    private PermutationSpec? _spec;
+    private GradientDataFactory? _data;
+    private Func<nn.Module<Tensor, Tensor>, double>? _validation;
+    private nn.Module<Tensor, Tensor>? _model;
+    private IReadOnlyList<ParameterSet>? _trained;
+
+    internal TransferBuilder(ITrajectory source, TransferTarget[] targets, bool ownsSource = false)
+    {
+        _source = source;
+        _targets = targets;
+        _ownsSource = ownsSource;
+    }
+
+    /// <summary>Chooses the method (the default is <see cref="TransferMethod.Fgmt"/>). Oracle also needs <see cref="WithTrainedTargets(nn.Module[])"/>.</summary>
+    /// <param name="method">The method.</param>
+    public TransferBuilder WithMethod(TransferMethod method)
+    {
+        _options = Copy(_options, method: method);
+        return this;
+    }
+
+    /// <summary>Uses GMT.</summary>
+    public TransferBuilder UseGmt() => WithMethod(TransferMethod.Gmt);
+
+    /// <summary>Uses FGMT.</summary>
+    public TransferBuilder UseFgmt() => WithMethod(TransferMethod.Fgmt);
+
+    /// <summary>Uses the Naive baseline (identity permutation).</summary>
+    public TransferBuilder UseNaive() => WithMethod(TransferMethod.Naive);
+
+    /// <summary>Uses the Oracle baseline with actually trained targets, one per new initialization, in the same order.</summary>
+    /// <param name="trainedTargets">The targets after training from the new initializations.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="trainedTargets"/> is null.</exception>
+    public TransferBuilder UseOracle(params nn.Module[] trainedTargets) => WithTrainedTargets(trainedTargets).WithMethod(TransferMethod.Oracle);
+
+    /// <summary>Gives the actually trained targets the Oracle baseline needs (copied now).</summary>
+    /// <param name="trainedTargets">One module per new initialization, in the same order.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="trainedTargets"/> is null.</exception>
+    public TransferBuilder WithTrainedTargets(params nn.Module[] trainedTargets)
+    {
+        ArgumentNullException.ThrowIfNull(trainedTargets);
+        _trained = trainedTargets.Select(m => ParameterSet.FromModule(m ?? throw new ArgumentNullException(nameof(trainedTargets))).DetachFromDisposeScope()).ToArray();
+        return this;
+    }
+
+    /// <summary>Sets T and the λ schedule (see <see cref="TransferOptions.Steps"/> for how each kind of source uses them).</summary>
+    /// <param name="steps">T, at least 1.</param>
+    /// <param name="schedule">The schedule; the default is cosine.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is less than 1.</exception>
+    public TransferBuilder WithSteps(int steps, TrajectorySchedule? schedule = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        _options = Copy(_options, steps: steps, schedule: schedule ?? _options.Schedule);
+        return this;
+    }
+
+    /// <summary>Uses this permutation spec (otherwise it is inferred from the model; see <see cref="PermutationSpecInference"/>).</summary>
+    /// <param name="spec">The spec.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="spec"/> is null.</exception>
+    public TransferBuilder WithSpec(PermutationSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        _spec = spec;
+        return this;
+    }
+
+    /// <summary>Training data as (input, label) minibatches and a loss of (model output, label). Inputs and labels are moved to the transfer's device.</summary>
+    /// <param name="batches">The minibatches, read cyclically; a shuffling loader reshuffles on each pass.</param>
+    /// <param name="loss">The loss, for example <c>(output, label) =&gt; nn.functional.cross_entropy(output, label)</c>.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public TransferBuilder WithData(IEnumerable<(Tensor Input, Tensor Label)> batches, Func<Tensor, Tensor, Tensor> loss)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        ArgumentNullException.ThrowIfNull(loss);
+        _data = new GradientDataFactory(
+            device => GradientData.Create(batches, (nn.Module<Tensor, Tensor> model, (Tensor Input, Tensor Label) b) => loss(model.forward(b.Input.to(device)), b.Label.to(device))),
+            () => batches.Select(b => b.Input).FirstOrDefault());
+        return this;
+    }
+
+    /// <summary>Training data from a TorchSharp <c>DataLoader</c> (dictionaries of tensors) and a loss of (model output, label).</summary>
+    /// <param name="loader">The loader.</param>
+    /// <param name="loss">The loss of (output, label).</param>
+    /// <param name="inputKey">The key of the input tensor; the default is <c>"data"</c>.</param>
+    /// <param name="labelKey">The key of the label tensor; the default is <c>"label"</c>.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public TransferBuilder WithData(IEnumerable<Dictionary<string, Tensor>> loader, Func<Tensor, Tensor, Tensor> loss, string inputKey = "data", string labelKey = "label")
+    {
+        ArgumentNullException.ThrowIfNull(loader);
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(inputKey);
+        ArgumentNullException.ThrowIfNull(labelKey);
+        return WithData(loader.Select(d => (Key(d, inputKey), Key(d, labelKey))), loss);
+    }
+
+    /// <summary>Training data of any shape, with a loss that runs the model on a batch itself (for models with several inputs, or custom losses).</summary>
+    /// <typeparam name="TBatch">The batch type.</typeparam>
+    /// <param name="batches">The minibatches, read cyclically.</param>
+    /// <param name="loss">Runs the model on a batch and returns the scalar loss; it must move the batch to the model's device.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public TransferBuilder WithData<TBatch>(IEnumerable<TBatch> batches, Func<nn.Module<Tensor, Tensor>, TBatch, Tensor> loss)
+        where TBatch : notnull
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        ArgumentNullException.ThrowIfNull(loss);
+        _data = new GradientDataFactory(_ => GradientData.Create(batches, loss), () => null);
+        return this;
+    }
+
+    /// <summary>Minibatches averaged per gradient (the paper's gm_iters; default 1).</summary>
+    /// <param name="batches">At least 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batches"/> is not positive.</exception>
+    public TransferBuilder WithGradientBatches(int batches)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batches);
+        _options = Copy(_options, gradientBatches: batches);
+        return this;
+    }
+
+    /// <summary>Training batches used to recompute BatchNorm statistics (default 10), and whether to also refresh before each gradient pair (default no; see <see cref="TransferOptions.RefreshBatchNormBeforeGradients"/>).</summary>
+    /// <param name="batches">At least 0.</param>
+    /// <param name="beforeGradients">Refresh before each gradient pair too.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batches"/> is negative.</exception>
+    public TransferBuilder WithBatchNormRefresh(int batches, bool beforeGradients = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(batches);
+        _options = Copy(_options, batchNormRefreshBatches: batches, refreshBeforeGradients: beforeGradients);
+        return this;
+    }
+
+    /// <summary>
+    /// Scores the transferred parameters at every step (higher is better, e.g. validation accuracy); the result then carries
+    /// the best step. The callback receives the model in evaluation mode, under no_grad, with the step's parameters loaded.
+    /// </summary>
+    /// <param name="score">The scoring callback.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="score"/> is null.</exception>
+    public TransferBuilder WithValidation(Func<nn.Module<Tensor, Tensor>, double> score)
+    {
+        ArgumentNullException.ThrowIfNull(score);
+        _validation = score;
+        return this;
+    }
+
+    /// <summary>Seeds the matching (default 0). The same seed and inputs give the same permutations on CPU.</summary>
+    /// <param name="seed">The seed.</param>
+    public TransferBuilder WithSeed(int seed)
+    {
+        _options = Copy(_options, seed: seed);
+        return this;
+    }
+
+    /// <summary>Runs on <paramref name="device"/> (default: the new initialization's device). The model used for forward passes must live there.</summary>
+    /// <param name="device">The device.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
+    public TransferBuilder OnDevice(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        _options = Copy(_options, device: device);
+        return this;
+    }
+
+    /// <summary>Uses this assignment solver (default <see cref="AssignmentSolvers.Default"/>).</summary>
+    /// <param name="solver">The solver.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="solver"/> is null.</exception>
+    public TransferBuilder WithSolver(IAssignmentSolver solver)
+    {
+        ArgumentNullException.ThrowIfNull(solver);
+        var m = _options.Matching;
+        return WithMatchingOptions(new WeightMatchingOptions { Normalize = m.Normalize, MaxSweeps = m.MaxSweeps, Tolerance = m.Tolerance, Seed = m.Seed, Solver = solver });
+    }
+
+    /// <summary>Uses these weight matching settings.</summary>
+    /// <param name="options">The settings.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    public TransferBuilder WithMatchingOptions(WeightMatchingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = Copy(_options, matching: options);
+        return this;
+    }
+
+    /// <summary>Sends log messages to <paramref name="loggerFactory"/>.</summary>
+    /// <param name="loggerFactory">The logger factory.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="loggerFactory"/> is null.</exception>
+    public TransferBuilder WithLogger(ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        _options = Copy(_options, loggerFactory: loggerFactory);
+        return this;
+    }
+
+    /// <summary>Replaces all settings at once.</summary>
+    /// <param name="options">The settings.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    public TransferBuilder WithOptions(TransferOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        return this;
+    }
+
+    /// <summary>
+    /// The module used for forward and backward passes (needed when the new initialization is given as parameters). Its
+    /// state is saved before a run and restored after it.
+    /// </summary>
+    /// <param name="model">A module of the transfer's architecture, on the transfer's device.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
+    public TransferBuilder WithModel(nn.Module<Tensor, Tensor> model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _model = model;
+        return this;
+    }
+
+    /// <summary>Validates the configuration and returns an immutable transferer that can run any number of times.</summary>
+    /// <exception cref="ArgumentException">The source has fewer than two points; architectures differ (the first differing parameter and shapes are named); the steps do not fit the source; data is missing where the method needs it; the Oracle targets are missing or differ.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
+    /// <exception cref="PermutationSpecException">The spec does not cover the model.</exception>
+    public TrajectoryTransferer Build()
+    {
+        _options.Validate();
+        if (_source.Count < 2)
+        {
+            throw new ArgumentException($"The source trajectory has {_source.Count} point(s); a transfer needs at least two (the initialization and a later point).", "source");
+        }
+
+        var model = _model ?? _targets[0].Module
+            ?? throw new ArgumentException("The new initialization was given as parameters: give a module of the same architecture for forward passes with WithModel(model).", "newInit");
+        var modelDevice = model.parameters().FirstOrDefault()?.device ?? torch.CPU;
+        var device = _options.Device ?? _targets[0].Device;
+        if (!SameDevice(modelDevice, device))
+        {
+            throw new ArgumentException($"The model used for forward passes is on {modelDevice} but the transfer runs on {device}. Move the model there first (module.to(device)), or pass one that is there with WithModel.", "device");
+        }
+
+        var modelLayout = ParameterLayout.Of(model);
+        CheckArchitecture(_source.Layout, model, "source");
+        for (var i = 0; i < _targets.Length; i++)
+        {
+            if (modelLayout.FirstDifference(_targets[i].Layout) is { } difference)
+            {
+                throw new ArgumentException($"New initialization {i} differs from the model: {difference}.", "newInit");
+            }
+        }
+
+        if (_spec is not null)
+        {
+            _spec.Validate(model);
+            _spec.Validate(_source.Layout, requireAllCovered: true, requireAllPresent: false, "source");
+        }
+
+        var method = _options.Method;
+        if (method is TransferMethod.Gmt or TransferMethod.Fgmt && _data is null)
+        {
+            throw new ArgumentException($"{method} takes gradients: give training data and a loss with WithData(...).", "data");
+        }
+
+        var hasBatchNorm = model.modules().OfType<TorchSharp.Modules.BatchNorm>().Any();
+        if (hasBatchNorm && _data is null && _options.BatchNormRefreshBatches > 0)
+        {
+            throw new ArgumentException("The model has BatchNorm, whose statistics must be recomputed for the transferred parameters: give training data with WithData(...).", "data");
+        }
+
+        if (method == TransferMethod.Oracle)
+        {
+            if (_trained is null || _trained.Count != _targets.Length)
+            {
+                throw new ArgumentException($"Oracle needs one actually trained target per new initialization ({_targets.Length}); give them with UseOracle(...) or WithTrainedTargets(...).", "trainedTargets");
+            }
+
+            foreach (var trained in _trained)
+            {
+                if (modelLayout.FirstDifference(trained.Layout) is { } difference)
+                {
+                    throw new ArgumentException($"A trained target differs from the model: {difference}.", "trainedTargets");
+                }
+            }
+        }
+
+        var trajectory = ResolveTrajectory(out var ownsTrajectory);
+        return new TrajectoryTransferer(trajectory, ownsTrajectory, _targets, model, device, _options, _spec, _data, _validation, _trained);
+    }
+
+    /// <summary>Builds and runs a single-target transfer.</summary>
+    /// <param name="progress">Receives per-step, per-phase and per-sweep events.</param>
+    /// <param name="cancellationToken">Honoured between gradient evaluations and solves; the caller's module is left untouched.</param>
+    /// <exception cref="InvalidOperationException">Several targets were given: use <see cref="RunAll"/>.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    /// <exception cref="NonFiniteGradientException">A gradient became NaN or infinite.</exception>
+    public TransferResult Run(IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Build().Run(progress, cancellationToken);
+
+    /// <summary>Builds and runs a transfer onto every new initialization, sharing source-side work.</summary>
+    /// <param name="progress">Receives per-step, per-phase and per-sweep events.</param>
+    /// <param name="cancellationToken">Honoured between gradient evaluations and solves.</param>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public IReadOnlyList<TransferResult> RunAll(IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Build().RunAll(progress, cancellationToken);
+
+    internal static bool SameDevice(Device a, Device b) =>
+        a.type == b.type && (a.type == DeviceType.CPU || Math.Max(0, a.index) == Math.Max(0, b.index));
+
+    private static Tensor Key(Dictionary<string, Tensor> batch, string key) =>
+        batch.TryGetValue(key, out var t)
+            ? t
+            : throw new ArgumentException($"A data batch has no entry '{key}'; it has: {string.Join(", ", batch.Keys)}.", "loader");
+
+    private static void CheckArchitecture(ParameterLayout source, nn.Module model, string paramName)
+    {
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            if (!source.TryGet(name, out var info))
+            {
+                throw new ArgumentException($"The source trajectory has no '{name}' {ParameterLayout.FormatShape(parameter.shape)}, which the new model has: the architectures differ.", paramName);
+            }
+
+            if (!info.Shape.SequenceEqual(parameter.shape))
+            {
+                throw new ArgumentException($"Architectures differ at '{name}': the source trajectory has {ParameterLayout.FormatShape(info.Shape)}, the new model {ParameterLayout.FormatShape(parameter.shape)}.", paramName);
+            }
+        }
+
+        var state = ParameterLayout.Of(model);
+        foreach (var entry in source.Entries)
+        {
+            if (!state.TryGet(entry.Name, out var info))
+            {
+                throw new ArgumentException($"The source trajectory has '{entry.Name}' {ParameterLayout.FormatShape(entry.Shape)}, which the new model lacks: the architectures differ.", paramName);
+            }
+
+            if (!info.Shape.SequenceEqual(entry.Shape))
+            {
+                throw new ArgumentException($"Architectures differ at '{entry.Name}': the source trajectory has {ParameterLayout.FormatShape(entry.Shape)}, the new model {ParameterLayout.FormatShape(info.Shape)}.", paramName);
+            }
+        }
+    }
+
+    private ITrajectory ResolveTrajectory(out bool owns)
+    {
+        owns = false;
+        var schedule = _options.Schedule;
+        if (_source is LinearTrajectory linear)
+        {
+            var steps = _options.Steps ?? (_ownsSource ? 10 : linear.Steps);
+            if (steps == linear.Steps && (ReferenceEquals(schedule, linear.Schedule) || (_options.Steps is null && !_ownsSource)))
+            {
+                return linear;
+            }
+
+            owns = true;
+            return new LinearTrajectory(linear.Start, linear.End, steps, schedule);
+        }
+
+        if (_source.Count == 2)
+        {
+            owns = true;
+            using var start = _source.GetPoint(0);
+            using var end = _source.GetPoint(1);
+            return new LinearTrajectory(start, end, _options.Steps ?? 10, schedule);
+        }
+
+        var segments = _source.Count - 1;
+        var wanted = _options.Steps ?? segments;
+        if (wanted == segments)
+        {
+            return _source;
+        }
+
+        if (wanted % segments != 0)
+        {
+            throw new ArgumentException($"The source trajectory has {segments} segments; {wanted} steps cannot split them evenly. Use a multiple of {segments}.", "steps");
+        }
+
+        owns = true;
+        return new SubdividedTrajectory(_source, wanted / segments, schedule);
+    }
+
+    private static TransferOptions Copy(
+        TransferOptions o,
+        TransferMethod? method = null,
+        int? steps = null,
+        TrajectorySchedule? schedule = null,
+        int? gradientBatches = null,
+        int? batchNormRefreshBatches = null,
+        bool? refreshBeforeGradients = null,
+        int? seed = null,
+        Device? device = null,
+        WeightMatchingOptions? matching = null,
+        ILoggerFactory? loggerFactory = null) => new()
+        {
+            Method = method ?? o.Method,
+            Steps = steps ?? o.Steps,
+            Schedule = schedule ?? o.Schedule,
+            GradientBatches = gradientBatches ?? o.GradientBatches,
+            BatchNormRefreshBatches = batchNormRefreshBatches ?? o.BatchNormRefreshBatches,
+            RefreshBatchNormBeforeGradients = refreshBeforeGradients ?? o.RefreshBatchNormBeforeGradients,
+            Seed = seed ?? o.Seed,
+            Device = device ?? o.Device,
+            Matching = matching ?? o.Matching,
+            LoggerFactory = loggerFactory ?? o.LoggerFactory,
+        };
+}
+
+/// <summary>Makes a fresh <see cref="GradientData"/> for each run, and can peek a sample input for spec inference.</summary>
+internal sealed record GradientDataFactory(Func<Device, GradientData> Create, Func<Tensor?> SampleInput);

@@ -1,0 +1,90 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TrajectoryTransfer;
+
+/// <summary>
+/// Training minibatches and the loss that turns a model and a minibatch into a scalar: the source of every gradient.
+/// The enumerable is read cyclically (enumerated again when it ends, so a shuffling DataLoader reshuffles).
+/// </summary>
+internal sealed class GradientData
+{
+    private readonly Func<IEnumerator<object>> _open;
+    private readonly Func<nn.Module<Tensor, Tensor>, object, Tensor> _loss;
+    private IEnumerator<object>? _current;
+
+    private GradientData(Func<IEnumerator<object>> open, Func<nn.Module<Tensor, Tensor>, object, Tensor> loss)
+    {
+        _open = open;
+        _loss = loss;
+    }
+
+    public static GradientData Create<TBatch>(IEnumerable<TBatch> batches, Func<nn.Module<Tensor, Tensor>, TBatch, Tensor> loss)
+        where TBatch : notnull =>
+        new(() => batches.Select(b => (object)b).GetEnumerator(), (model, batch) => loss(model, (TBatch)batch));
+
+    /// <summary>Reads the first batch to prove the data is not empty; the batch is kept for the first draw.</summary>
+    public void EnsureNotEmpty(string paramName)
+    {
+        _current = _open();
+        if (!_current.MoveNext())
+        {
+            _current.Dispose();
+            _current = null;
+            throw new ArgumentException("The training data yielded no batch; gradients need at least one.", paramName);
+        }
+
+        _pending = true;
+    }
+
+    private bool _pending;
+
+    /// <summary>The next batch, starting over when the enumerable ends.</summary>
+    public object Next()
+    {
+        if (_current is null)
+        {
+            _current = _open();
+        }
+        else if (_pending)
+        {
+            _pending = false;
+            return _current.Current;
+        }
+
+        if (_current.MoveNext())
+        {
+            return _current.Current;
+        }
+
+        _current.Dispose();
+        _current = _open();
+        if (!_current.MoveNext())
+        {
+            throw new InvalidOperationException("The training data yielded no batch on a later pass.");
+        }
+
+        return _current.Current;
+    }
+
+    /// <summary>Draws <paramref name="count"/> batches.</summary>
+    public object[] Draw(int count)
+    {
+        var result = new object[count];
+        for (var i = 0; i < count; i++)
+        {
+            result[i] = Next();
+        }
+
+        return result;
+    }
+
+    public Tensor Loss(nn.Module<Tensor, Tensor> model, object batch) => _loss(model, batch);
+
+    public void Close()
+    {
+        _current?.Dispose();
+        _current = null;
+        _pending = false;
+    }
+}

@@ -1,0 +1,197 @@
+using TorchSharp;
+using TrajectoryTransfer.Permutations;
+using TrajectoryTransfer.Tests.RealData;
+using TrajectoryTransfer.Tests.Support;
+using TrajectoryTransfer.Trajectories;
+using static TorchSharp.torch;
+
+namespace TrajectoryTransfer.Tests.Engine;
+
+/// <summary>Exact properties of GMT/FGMT: where they coincide, planted recovery, determinism, cancellation, progress, memory.</summary>
+public sealed class TransferBehaviourTests(SourceRunFixture source) : IClassFixture<SourceRunFixture>
+{
+    private LinearTrajectory Trajectory(int steps) => new(source.SourceInit, source.SourceFinal, steps, TrajectorySchedule.Cosine);
+
+    /// <summary>A single fixed minibatch: every draw returns the same batch, so GMT and FGMT see identical data.</summary>
+    private (Tensor Input, Tensor Label)[] OneBatch() => TestData.Batches(source.Train, 256, seed: 5).Take(1).ToArray();
+
+    private TransferResult Run(TransferMethod method, int steps, nn.Module<Tensor, Tensor> target, IEnumerable<(Tensor, Tensor)> data, int seed = 0)
+    {
+        using var trajectory = Trajectory(steps);
+        return LearningTransfer.Transfer(trajectory, target)
+            .WithMethod(method).WithSpec(source.Spec)
+            .WithData(data, Training.CrossEntropy).WithSeed(seed)
+            .Run();
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Run_OneFixedBatch_GmtEqualsFgmtForOneAndTwoSteps(int steps)
+    {
+        // At step 2 GMT recomputes the pair at t = 0, but θ₂,π⁰ = θ₂⁰ for every π, so with the same batch it equals
+        // FGMT's cached pair; from T = 3 on, GMT's pair at t = 1 uses π₂ where FGMT's used π₁.
+        var batch = OneBatch();
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 11);
+        using var gmt = Run(TransferMethod.Gmt, steps, target, batch);
+        using var fgmt = Run(TransferMethod.Fgmt, steps, target, batch);
+
+        Assert.Equal(gmt.Permutation, fgmt.Permutation);
+        Assert.False(gmt.Permutation.IsIdentity);
+        foreach (var (name, tensor) in gmt.Parameters)
+        {
+            Assert.True(tensor.allclose(fgmt.Parameters[name]), name);
+        }
+    }
+
+    [Fact]
+    public void Run_GmtOneStep_EqualsMatchingOneGradientPair()
+    {
+        var batch = OneBatch();
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 12);
+        using var result = Run(TransferMethod.Gmt, 1, target, batch);
+
+        // By hand: gradients of the target init and the source init on the same batch, matched once.
+        using var sourceModel = new SmallMlp(SourceRunFixture.Hidden, 0);
+        source.SourceInit.LoadInto(sourceModel);
+        using var g1 = Gradient(sourceModel, batch[0]);
+        using var g2 = Gradient(target, batch[0]);
+        var expected = WeightMatching.Match(source.Spec, [new MatchingPair(g2, g1)]);
+
+        Assert.Equal(expected.Permutation, result.Permutation);
+        Assert.Equal(expected.Objective, result.History[0].Objective, 3);
+    }
+
+    [Fact]
+    public void Run_TargetIsPermutedSource_RecoversSourceFunction()
+    {
+        var planted = Permutation.Random(source.Spec, 99);
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 0);
+        using (var permutedInit = source.Spec.Apply(planted, source.SourceInit))
+        {
+            permutedInit.LoadInto(target);
+        }
+
+        using var result = Run(TransferMethod.Gmt, 3, target, TestData.Loader(source.Train, 128, seed: 3));
+        using var transferred = result.CreateModule(() => new SmallMlp(SourceRunFixture.Hidden, 0));
+        using var trainedSource = new SmallMlp(SourceRunFixture.Hidden, 0);
+        source.SourceFinal.LoadInto(trainedSource);
+
+        using var x = source.Test.Images.narrow(0, 200, 200);
+        using var a = transferred.forward(x);
+        using var b = trainedSource.forward(x);
+        Assert.Equal(planted, result.Permutation);
+        Assert.True((a - b).abs().max().ToDouble() < 1e-4);
+    }
+
+    [Fact]
+    public void Run_SameSeedAndData_GivesSamePermutations()
+    {
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 13);
+        using var first = Run(TransferMethod.Fgmt, 4, target, TestData.Loader(source.Train, 128, seed: 4), seed: 7);
+        using var second = Run(TransferMethod.Fgmt, 4, target, TestData.Loader(source.Train, 128, seed: 4), seed: 7);
+
+        Assert.Equal(first.Permutation, second.Permutation);
+        Assert.Equal(first.History.Select(h => h.Objective), second.History.Select(h => h.Objective));
+    }
+
+    [Fact]
+    public void Run_Cancelled_ThrowsAndLeavesModuleUntouched()
+    {
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 14);
+        using var before = ParameterSet.FromModule(target);
+        using var trajectory = Trajectory(5);
+        using var cts = new CancellationTokenSource();
+        var progress = new SyncProgress(p =>
+        {
+            if (p.Step == 2 && p.Phase == TransferPhase.Gradients)
+            {
+                cts.Cancel();
+            }
+        });
+
+        Assert.ThrowsAny<OperationCanceledException>(() => LearningTransfer.Transfer(trajectory, target)
+            .UseGmt().WithSpec(source.Spec).WithData(TestData.Loader(source.Train, 128, 1), Training.CrossEntropy)
+            .Run(progress, cts.Token));
+
+        using var after = ParameterSet.FromModule(target);
+        foreach (var (name, tensor) in before)
+        {
+            Assert.True(tensor.eq(after[name]).all().ToBoolean(), name);
+        }
+    }
+
+    [Fact]
+    public void Run_Progress_ReportsEveryStepInOrder()
+    {
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 15);
+        using var trajectory = Trajectory(4);
+        var events = new List<TransferProgress>();
+        using var result = LearningTransfer.Transfer(trajectory, target)
+            .UseFgmt().WithSpec(source.Spec).WithData(TestData.Loader(source.Train, 128, 1), Training.CrossEntropy)
+            .WithValidation(m => Training.Accuracy(m, source.Validation))
+            .Run(new SyncProgress(events.Add));
+
+        var completed = events.Where(e => e.Phase == TransferPhase.StepCompleted).ToList();
+        Assert.Equal([1, 2, 3, 4], completed.Select(e => e.Step));
+        Assert.All(completed, e => Assert.NotNull(e.ValidationScore));
+        Assert.Equal(4, events.Count(e => e.Phase == TransferPhase.Gradients));
+        Assert.True(events.Count(e => e.Phase == TransferPhase.Matching) >= 4);
+
+        // Within a step: gradients, then matching, then evaluation, then completion.
+        for (var step = 1; step <= 4; step++)
+        {
+            var phases = events.Where(e => e.Step == step).Select(e => e.Phase).ToList();
+            Assert.Equal(TransferPhase.Gradients, phases[0]);
+            Assert.Equal(TransferPhase.StepCompleted, phases[^1]);
+            Assert.True(phases.IndexOf(TransferPhase.Matching) < phases.IndexOf(TransferPhase.Evaluation));
+        }
+
+        Assert.Equal(4, result.History.Count);
+        Assert.Equal(result.History.Max(h => h.ValidationScore), result.BestValidationScore);
+        Assert.NotNull(result.BestParameters);
+    }
+
+    [Fact]
+    public void Run_ManySteps_NativeTensorCountStaysFlat()
+    {
+        using var target = new SmallMlp(64, 16);
+        using var small = new SmallMlp(64, 17);
+        var spec = SmallMlp.Spec(small);
+        using var init = ParameterSet.FromModule(small);
+        var data = TestData.Batches(source.Train, 64, 1, limit: 640).ToArray();
+
+        long LiveAfter(int steps)
+        {
+            using (var end = init.Map(t => t + 0.01))
+            using (var trajectory = new LinearTrajectory(init, end, steps, TrajectorySchedule.Cosine))
+            using (var result = LearningTransfer.Transfer(trajectory, target).UseGmt().WithSpec(spec).WithData(data, Training.CrossEntropy).Run())
+            {
+            }
+
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            return DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        }
+
+        LiveAfter(2);
+        var baseline = LiveAfter(3);
+        var afterMore = LiveAfter(12);
+        Assert.True(afterMore <= baseline, $"live tensors grew from {baseline} to {afterMore}");
+    }
+
+    private static ParameterSet Gradient(nn.Module<Tensor, Tensor> model, (Tensor Input, Tensor Label) batch)
+    {
+        model.train();
+        model.zero_grad();
+        Training.CrossEntropy(model.forward(batch.Input), batch.Label).backward();
+        var g = ParameterSet.GradientsOf(model);
+        model.zero_grad();
+        return g;
+    }
+
+    private sealed class SyncProgress(Action<TransferProgress> report) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => report(value);
+    }
+}
