@@ -3,13 +3,13 @@ using static TorchSharp.torch;
 
 namespace TrajectoryTransfer.Permutations;
 
-/// <summary>The outcome of <see cref="PermutationExactness.Check"/>.</summary>
+/// <summary>The outcome of a <see cref="PermutationExactness"/> check.</summary>
 /// <param name="MaxOutputDifference">max |f(πθ; x) − f(θ; x)| over the inputs.</param>
 /// <param name="MaxGradientDifference">max |∇f(πθ) − π∇f(θ)| over all parameters (f is a fixed random projection of the outputs).</param>
 /// <param name="MaxOutputMagnitude">max |f(θ; x)|, to judge the differences.</param>
 /// <param name="MaxGradientMagnitude">max |∇f(θ)|, to judge the differences.</param>
 /// <param name="Tolerance">The absolute tolerance the check used.</param>
-/// <param name="Permutation">The random permutation that was tried.</param>
+/// <param name="Permutation">The permutation that was tried.</param>
 public sealed record ExactnessReport(
     double MaxOutputDifference,
     double MaxGradientDifference,
@@ -53,10 +53,33 @@ public static class PermutationExactness
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentOutOfRangeException.ThrowIfNegative(tolerance);
+        return Check(model, spec, inputs, Permutation.Random(spec, seed), seed, tolerance);
+    }
+
+    /// <summary>
+    /// Like <see cref="Check(nn.Module{Tensor, Tensor}, PermutationSpec, Tensor, int, double)"/>, with a given permutation
+    /// instead of a random one: permute only some groups to find which of them break the symmetry.
+    /// </summary>
+    /// <param name="model">The model, taking one input tensor.</param>
+    /// <param name="spec">The spec to check.</param>
+    /// <param name="inputs">A batch of inputs on the model's device.</param>
+    /// <param name="permutation">The permutation to try; its groups must match the spec.</param>
+    /// <param name="seed">Seeds the random output projection.</param>
+    /// <param name="tolerance">Absolute tolerance on the differences; the default is 1e-5.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tolerance"/> is negative.</exception>
+    /// <exception cref="PermutationSpecException">The spec does not fit the model, or the permutation does not match the spec.</exception>
+    public static ExactnessReport Check(nn.Module<Tensor, Tensor> model, PermutationSpec spec, Tensor inputs, Permutation permutation, int seed = 0, double tolerance = 1e-5)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(permutation);
+        ArgumentOutOfRangeException.ThrowIfNegative(tolerance);
         spec.Validate(model);
+        permutation.Validate(spec);
 
         using var scope = torch.NewDisposeScope();
-        var permutation = Permutation.Random(spec, seed);
         using var saved = ParameterSet.FromModule(model);
         var savedGradients = SaveGradients(model); // disposed by the scope
         try

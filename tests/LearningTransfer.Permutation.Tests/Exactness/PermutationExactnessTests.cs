@@ -46,4 +46,28 @@ public sealed class PermutationExactnessTests
         Assert.False(report.OutputsMatch);
         Assert.True(report.MaxOutputDifference > 1e-3);
     }
+
+    [Fact]
+    public void Check_GivenPermutationOfOneGroup_ShowsWhichGroupIsWrong()
+    {
+        torch.manual_seed(7);
+        using var model = new TinyMlp(6, 5, 5, 3);
+
+        // h1 forgets fc2's input axis; h2 is right.
+        var spec = PermutationSpec.CreateBuilder()
+            .Permute("fc1.weight", "h1", null).Permute("fc1.bias", "h1")
+            .Permute("fc2.weight", "h2", null).Permute("fc2.bias", "h2")
+            .Permute("fc3.weight", null, "h2").LeaveAlone("fc3.bias")
+            .Build(model);
+        using var x = torch.randn(16, 6);
+        var random = Permutation.Random(spec, 3);
+        var identity = Permutation.Identity(spec);
+
+        var onlyH1 = PermutationExactness.Check(model, spec, x, identity.With("h1", random.ToArray("h1")));
+        var onlyH2 = PermutationExactness.Check(model, spec, x, identity.With("h2", random.ToArray("h2")));
+
+        Assert.False(onlyH1.IsExact);
+        Assert.True(onlyH2.IsExact, $"outputs {onlyH2.MaxOutputDifference}, gradients {onlyH2.MaxGradientDifference}");
+        Assert.Equal(identity.With("h2", random.ToArray("h2")), onlyH2.Permutation);
+    }
 }

@@ -88,4 +88,41 @@ public sealed class WeightMatchingTests
         Assert.Contains("[3, 2]", ex.Message, StringComparison.Ordinal);
         Assert.Contains("[3, 4]", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Match_ModelsWithBatchNorm_MatchesParametersOnlyWithSpecCoveringBuffers()
+    {
+        torch.manual_seed(12);
+        using var source = VggNet.Small(imageSize: 8, batchNorm: true);
+        using var target = VggNet.Small(imageSize: 8, batchNorm: true);
+        var spec = source.CreatePermutationSpec();
+        Assert.True(spec.Covers("bn1.running_mean"));
+        var planted = Permutation.Random(spec, 13);
+        using (var weights = ParameterSet.FromModule(source))
+        using (var permuted = spec.Apply(planted, weights))
+        {
+            permuted.LoadInto(target);
+        }
+
+        // Running statistics that disagree with the parameters must not matter: only parameters are matched.
+        using (torch.no_grad())
+        {
+            foreach (var (name, buffer) in target.named_buffers())
+            {
+                if (name.EndsWith("running_mean", StringComparison.Ordinal))
+                {
+                    buffer.normal_(0, 100);
+                }
+            }
+        }
+
+        var result = WeightMatching.Match(spec, target, source);
+
+        Assert.Equal(planted, result.Permutation);
+        using var a = ParameterSet.FromModule(target, includeBuffers: false);
+        using var b = ParameterSet.FromModule(source, includeBuffers: false);
+        using var moved = spec.Apply(result.Permutation, b);
+        var parametersOnly = a.Sum(kv => (kv.Value * moved[kv.Key]).sum().ToDouble());
+        Assert.Equal(parametersOnly, result.Objective, parametersOnly * 1e-5);
+    }
 }

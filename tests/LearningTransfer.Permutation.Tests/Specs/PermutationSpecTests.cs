@@ -78,4 +78,35 @@ public sealed class PermutationSpecTests
         var ex = Assert.Throws<PermutationSpecException>(() => spec.Apply(Permutation.Identity(spec), set));
         Assert.Contains("'fc1.weight' axis 0 has size 7", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Validate_LayoutWithWrongBlockAxis_NamesParameterAxisAndSizes()
+    {
+        var spec = PermutationSpec.CreateBuilder()
+            .Permute("conv.weight", "c", null, null, null)
+            .Permute("fc.weight", null, new AxisPermutation("c", 4))
+            .Group("c", 3)
+            .Build();
+        var layout = new ParameterLayout([
+            new ParameterInfo("conv.weight", [3, 1, 3, 3], ScalarType.Float32),
+            new ParameterInfo("fc.weight", [2, 10], ScalarType.Float32),
+        ]);
+
+        var ex = Assert.Throws<PermutationSpecException>(() => spec.Validate(layout));
+        Assert.Contains("'fc.weight' axis 1 has size 10 [2, 10]", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("group 'c' expects 12 (group size 3 × block 4)", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("layout", ex.ParamName);
+    }
+
+    [Fact]
+    public void Validate_LayoutMissingNamedParameter_NamesIt()
+    {
+        var spec = PermutationSpec.CreateBuilder().Permute("a", "g").Permute("b", "g").Group("g", 2).Build();
+        var layout = new ParameterLayout([new ParameterInfo("a", [2], ScalarType.Float32)]);
+
+        var ex = Assert.Throws<PermutationSpecException>(() => spec.Validate(layout));
+        Assert.Contains("names 'b', which the model does not have", ex.Message, StringComparison.Ordinal);
+
+        spec.Validate(layout, requireAllPresent: false);
+    }
 }
