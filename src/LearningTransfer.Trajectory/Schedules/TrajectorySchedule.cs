@@ -43,7 +43,7 @@ public abstract class TrajectorySchedule
     /// <param name="lambdas">The values, validated now.</param>
     /// <param name="name">A name for messages; the default is <c>"explicit"</c>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="lambdas"/> is null.</exception>
-    /// <exception cref="ArgumentException">The values are not a valid schedule (see <see cref="Validate"/>).</exception>
+    /// <exception cref="ArgumentException">The values are not a valid schedule (see <see cref="Validate(IReadOnlyList{double})"/>).</exception>
     public static TrajectorySchedule FromValues(IReadOnlyList<double> lambdas, string name = "explicit")
     {
         ArgumentNullException.ThrowIfNull(lambdas);

@@ -242,6 +242,7 @@ public sealed class TrajectoryStore : ITrajectory
     /// <exception cref="OperationCanceledException">The operation was canceled.</exception>
     public async Task AppendAsync(ParameterSet point, TrajectoryPointLabel? label = null, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         byte[] bytes;
         using (var prepared = PrepareAppend(point))
         {

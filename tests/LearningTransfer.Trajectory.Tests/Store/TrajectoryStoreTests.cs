@@ -100,6 +100,20 @@ public sealed class TrajectoryStoreTests
     }
 
     [Fact]
+    public void Append_Float16InfinityAndLargestFinite_StoredExactly()
+    {
+        using var temp = new TempDirectory();
+        var layout = new ParameterLayout([new ParameterInfo("w", [3], ScalarType.Float32)]);
+        var store = TrajectoryStore.Create(temp.Path, layout, new TrajectoryStoreOptions { Precision = TrajectoryStorePrecision.Float16, FlushToDisk = false });
+        using var point = new ParameterSet([new("w", torch.tensor(new[] { float.PositiveInfinity, -65504f, 0.5f }))]);
+
+        store.Append(point);
+
+        using var read = store.GetPoint(0);
+        Assert.Equal(new[] { float.PositiveInfinity, -65504f, 0.5f }, read["w"].data<float>().ToArray());
+    }
+
+    [Fact]
     public void Open_MissingPointFile_ThrowsCorruptedNamingFile()
     {
         using var temp = new TempDirectory();
