@@ -133,6 +133,6 @@ public sealed class TrajectoryTransferer
     private PermutationSpec InferSpec()
     {
         var sample = _data?.SampleInput();
-        return PermutationSpecInferenceBridge.Infer(_model, sample?.to(_device));
+        return PermutationSpecInference.Infer(_model, sample?.to(_device));
     }
 }

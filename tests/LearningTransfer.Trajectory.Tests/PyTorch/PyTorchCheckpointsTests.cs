@@ -27,7 +27,7 @@ public sealed class PyTorchCheckpointsTests
     {
         var (pixels, expectedLogits) = ReadFixtureManifest();
         var checkpoints = PyTorchCheckpoints.Open(FixtureDirectory);
-        using var model = new Mlp();
+        using var model = new FixtureMlp();
         model.eval();
         using var input = torch.tensor(pixels.SelectMany(p => p).ToArray(), [pixels.Length, 784]);
 
@@ -52,7 +52,7 @@ public sealed class PyTorchCheckpointsTests
     [Fact]
     public void Open_Fixture_RecoversStateDictOrderAndLabels()
     {
-        using var model = new Mlp();
+        using var model = new FixtureMlp();
 
         var checkpoints = PyTorchCheckpoints.Open(FixtureDirectory);
 
@@ -66,7 +66,7 @@ public sealed class PyTorchCheckpointsTests
     public void GetPoint_Fixture_EqualsPyBridgeLoadPy()
     {
         var checkpoints = PyTorchCheckpoints.Open(FixtureDirectory);
-        using var model = new Mlp();
+        using var model = new FixtureMlp();
         model.load_py(Path.Combine(FixtureDirectory, "step_3.pt"));
 
         using var expected = ParameterSet.FromModule(model);
@@ -132,7 +132,7 @@ public sealed class PyTorchCheckpointsTests
     {
         using var temp = new TempDirectory();
         File.Copy(Path.Combine(FixtureDirectory, "step_0.pt"), temp.Sub("step_0.pt"));
-        using (var other = new Mlp(784, 16, 10))
+        using (var other = new FixtureMlp(784, 16, 10))
         {
             other.save_py(temp.Sub("step_1.pt"));
         }

@@ -97,7 +97,7 @@ public sealed class TrajectoryRecorderTests
     public void Snapshot_ExplicitCalls_UseGivenLabelsAndSkipInitialWhenAsked()
     {
         torch.manual_seed(3);
-        using var model = new Mlp(6, 4, 3);
+        using var model = new FixtureMlp(6, 4, 3);
         using var trajectory = InMemoryTrajectory.ForModule(model, includeBuffers: false);
         using var recorder = new TrajectoryRecorder(model, trajectory, new TrajectoryRecorderOptions { SnapshotOnAttach = false, IncludeBuffers = false, EveryNEpochs = 0 });
 
@@ -112,8 +112,8 @@ public sealed class TrajectoryRecorderTests
     [Fact]
     public void Constructor_TargetForOtherArchitecture_ThrowsArchitectureMismatch()
     {
-        using var model = new Mlp(6, 4, 3);
-        using var other = InMemoryTrajectory.ForModule(new Mlp(6, 5, 3));
+        using var model = new FixtureMlp(6, 4, 3);
+        using var other = InMemoryTrajectory.ForModule(new FixtureMlp(6, 5, 3));
 
         Assert.Throws<TrajectoryArchitectureMismatchException>(() => new TrajectoryRecorder(model, other));
     }
@@ -122,7 +122,7 @@ public sealed class TrajectoryRecorderTests
     public void Snapshot_BackgroundWriteFails_NextCallThrows()
     {
         using var temp = new TempDirectory();
-        using var model = new Mlp(6, 4, 3);
+        using var model = new FixtureMlp(6, 4, 3);
         var store = TrajectoryStore.Create(temp.Sub("store"), ParameterLayout.Of(model), new TrajectoryStoreOptions { FlushToDisk = false });
         using var recorder = new TrajectoryRecorder(model, store, new TrajectoryRecorderOptions { SnapshotOnAttach = false });
         Directory.Delete(temp.Sub("store"), recursive: true);

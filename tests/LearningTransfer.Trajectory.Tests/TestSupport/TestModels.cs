@@ -7,13 +7,13 @@ using static TorchSharp.torch;
 namespace TrajectoryTransfer.Trajectories.Tests.TestSupport;
 
 /// <summary>fc1: Linear(in, hidden), ReLU, fc2: Linear(hidden, out): the fixture's architecture (784-32-10).</summary>
-internal sealed class Mlp : nn.Module<Tensor, Tensor>
+internal sealed class FixtureMlp : nn.Module<Tensor, Tensor>
 {
     private readonly LinearLayer fc1;
     private readonly LinearLayer fc2;
 
-    public Mlp(int inputs = 784, int hidden = 32, int outputs = 10)
-        : base(nameof(Mlp))
+    public FixtureMlp(int inputs = 784, int hidden = 32, int outputs = 10)
+        : base(nameof(FixtureMlp))
     {
         fc1 = nn.Linear(inputs, hidden);
         fc2 = nn.Linear(hidden, outputs);
