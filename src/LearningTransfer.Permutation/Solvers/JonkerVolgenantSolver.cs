@@ -12,12 +12,14 @@ namespace TrajectoryTransfer.Permutations;
 /// keeps the dual variables in double, so no integer scaling is needed; the result is optimal up to double rounding.
 /// </summary>
 /// <remarks>
-/// A hint warm-starts the column prices: the solver raises prices until every hinted row prefers its hinted column (a
-/// label-correcting longest-path pass, at most three row scans per row on average). If that settles, the hint is optimal and
+/// A hint warm-starts the column prices (an addition here, not part of the 1987 algorithm): the solver raises prices until
+/// every hinted row prefers its hinted column (a label-correcting longest-path pass, at most three row scans per row on
+/// average). If that settles, the hint is optimal and
 /// is returned; otherwise rows that do not prefer their hinted column are freed and the usual phases finish the job, so the
 /// result is exact either way. When more than half the hinted rows disagree (a poor hint, such as the identity early in
 /// weight matching), the solver discards that start and solves from scratch; a poor hint is usually recognised after n / 4
-/// row scans.
+/// row scans. Measured on weight-matching-like matrices, a nearby solution as hint made solves 2–3× faster from n ≈ 2048 on
+/// (benchmarks/results/AssignmentSolverBenchmarks.md). Instances hold no state and may be shared between threads.
 /// </remarks>
 public sealed class JonkerVolgenantSolver : IAssignmentSolver
 {

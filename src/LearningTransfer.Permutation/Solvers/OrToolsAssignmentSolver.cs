@@ -7,7 +7,8 @@ namespace TrajectoryTransfer.Permutations;
 /// <summary>
 /// Solves assignment problems with OR-Tools' <c>LinearSumAssignment</c> (Goldberg–Kennedy cost scaling on int64 costs).
 /// Similarities are scaled to integers by a factor chosen from max |S| and n, so the solution is optimal for the rounded
-/// costs: within about n · max |S| / 10⁹ of the float optimum. The hint is ignored.
+/// costs: within about n · max |S| / 10⁹ of the float optimum. The hint is ignored, and cancellation is only checked
+/// before the native solve starts. Instances hold no state and may be shared between threads.
 /// </summary>
 public sealed class OrToolsAssignmentSolver : IAssignmentSolver
 {
