@@ -82,7 +82,7 @@ public sealed class InMemoryTrajectory : ITrajectory, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         TensorOps.EnsureSameLayout(Layout, point.Layout, null, "Appending to an in-memory trajectory");
         using var scope = torch.NewDisposeScope();
-        AppendOwned(TensorOps.CopyTo(point, device).DetachFromDisposeScope(), label);
+        AppendOwned(TensorOps.CopyTo(point, device).DetachFromDisposeScope(), label, validated: true);
     }
 
     /// <inheritdoc />
@@ -113,18 +113,21 @@ public sealed class InMemoryTrajectory : ITrajectory, IDisposable
         _points.Clear();
     }
 
-    /// <summary>Appends a set the trajectory takes ownership of (no copy); the set must not be in a dispose scope.</summary>
-    internal void AppendOwned(ParameterSet point, TrajectoryPointLabel? label)
+    /// <summary>Appends a set the trajectory takes ownership of (no copy), checking its layout unless the caller did.</summary>
+    internal void AppendOwned(ParameterSet point, TrajectoryPointLabel? label, bool validated = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        try
+        if (!validated)
         {
-            TensorOps.EnsureSameLayout(Layout, point.Layout, null, "Appending to an in-memory trajectory");
-        }
-        catch
-        {
-            point.Dispose();
-            throw;
+            try
+            {
+                TensorOps.EnsureSameLayout(Layout, point.Layout, null, "Appending to an in-memory trajectory");
+            }
+            catch
+            {
+                point.Dispose();
+                throw;
+            }
         }
 
         point.DetachFromDisposeScope();

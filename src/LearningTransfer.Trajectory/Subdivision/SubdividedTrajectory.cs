@@ -115,16 +115,15 @@ public sealed class SubdividedTrajectory : ITrajectory, IDisposable
 
     private (ParameterSet Start, ParameterSet End) Segment(int segment, Device? device)
     {
-        if (_cachedSegment == segment && _cachedStart is not null && _cachedEnd is not null
-            && (device is null ? _cachedDevice is null : _cachedDevice is not null && TensorOps.SameDevice(_cachedDevice, device)))
+        var sameDevice = device is null ? _cachedDevice is null : _cachedDevice is not null && TensorOps.SameDevice(_cachedDevice, device);
+        if (sameDevice && _cachedSegment == segment && _cachedStart is not null && _cachedEnd is not null)
         {
             return (_cachedStart, _cachedEnd);
         }
 
         // Walking forward, the next segment starts where the last one ended: reuse it instead of reading it again.
         ParameterSet? start = null;
-        if (_cachedSegment + 1 == segment && _cachedEnd is not null
-            && (device is null ? _cachedDevice is null : _cachedDevice is not null && TensorOps.SameDevice(_cachedDevice, device)))
+        if (sameDevice && _cachedSegment + 1 == segment && _cachedEnd is not null)
         {
             start = _cachedEnd;
             _cachedEnd = null;
