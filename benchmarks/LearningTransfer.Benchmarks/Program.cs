@@ -9,6 +9,12 @@ public static class Program
     /// <summary>Entry point.</summary>
     public static void Main(string[] args)
     {
+        if (args.Contains("--paper-transfer"))
+        {
+            Paper.PaperSettingTransfer.Run(args);
+            return;
+        }
+
         if (args.Contains("--transfer-quick"))
         {
             Transfer.QuickTransferTiming.Run(args);

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Globalization;
+using TorchSharp;
+using TrajectoryTransfer.Permutations;
+using TrajectoryTransfer.Samples.Data;
+using TrajectoryTransfer.Trajectories;
+using static TorchSharp.torch;
+
+namespace TrajectoryTransfer.Benchmarks.Paper;
+
+/// <summary>
+/// <c>--paper-transfer</c>: the authors' MNIST setting on Fashion-MNIST, for the side-by-side with their code. Model
+/// Linear(784→4096, no bias) → Linear(4096→10, no bias), no activation; SGD lr 0.01, batch 128, 10 epochs; 6,000 of the
+/// 60,000 training images held out for validation; linear trajectory, T = 10, cosine; one minibatch of 128 per gradient.
+/// For each seed pair (source s, target s+1) it trains the source and (for Oracle) the target, then times GMT, FGMT,
+/// Naive and Oracle and prints best/final validation accuracy before any training and the time split.
+/// </summary>
+public static class PaperSettingTransfer
+{
+    public static void Run(string[] args)
+    {
+        var data = Option(args, "--data", "/usr/share/datasets/fashion-mnist");
+        var pairs = Option(args, "--pairs", "101,201,301").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var epochs = int.Parse(Option(args, "--epochs", "10"), CultureInfo.InvariantCulture);
+        var methods = Option(args, "--methods", "naive,gmt,fgmt,oracle").Split(',').Select(m => Enum.Parse<TransferMethod>(m, ignoreCase: true)).ToArray();
+
+        using var all = MnistFormat.Load(data, train: true);
+        using var train = all.Slice(0, 54000);
+        using var validation = all.Slice(54000, 6000);
+        Console.WriteLine($"data {data}: train {train.Count}, validation {validation.Count}; torch threads {torch.get_num_threads()}; OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "(default)"}");
+        Console.WriteLine("| pair | method | best val % (step) | final val % | transfer s | gradients s | similarity s | assignment s | evaluation s | solves |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var seed in pairs)
+        {
+            using var source = Model(seed);
+            using var sourceInit = ParameterSet.FromModule(source);
+            var trainClock = Stopwatch.StartNew();
+            Train(source, train, epochs, seed);
+            var sourceSeconds = trainClock.Elapsed.TotalSeconds;
+            using var sourceFinal = ParameterSet.FromModule(source);
+            Console.WriteLine($"<!-- pair {seed}->{seed + 1}: source trained in {sourceSeconds:F1} s, validation {Accuracy(source, validation):P2} -->");
+
+            Mlp? trained = null;
+            foreach (var method in methods)
+            {
+                if (method == TransferMethod.Oracle && trained is null)
+                {
+                    trained = Model(seed + 1);
+                    Train(trained, train, epochs, seed + 1);
+                    Console.WriteLine($"<!-- target {seed + 1} trained: validation {Accuracy(trained, validation):P2}, after 1 epoch see the authors' table -->");
+                }
+
+                using var target = Model(seed + 1);
+                using var trajectory = new LinearTrajectory(sourceInit, sourceFinal, 10, TrajectorySchedule.Cosine);
+                var builder = LearningTransfer.Transfer(trajectory, target)
+                    .WithMethod(method)
+                    .WithSpec(target.CreatePermutationSpec())
+                    .WithData(Batches(train, 128, seed + 7), (o, l) => nn.functional.cross_entropy(o, l))
+                    .WithValidation(m => Accuracy(m, validation))
+                    .WithSeed(seed);
+                if (method == TransferMethod.Oracle)
+                {
+                    builder = builder.WithTrainedTargets(trained!);
+                }
+
+                var clock = Stopwatch.StartNew();
+                using var result = builder.Run();
+                var seconds = clock.Elapsed.TotalSeconds;
+                var t = result.Timings;
+                Console.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"| {seed}→{seed + 1} | {method} | {result.BestValidationScore * 100:F1} ({result.BestStep}) | {result.FinalValidationScore * 100:F1} | {seconds:F1} | {t.Gradients.TotalSeconds:F1} | {t.Similarity.TotalSeconds:F1} | {t.Assignment.TotalSeconds:F1} | {t.Evaluation.TotalSeconds:F1} | {result.History.Sum(h => h.Solves)} |"));
+            }
+
+            trained?.Dispose();
+        }
+    }
+
+    private static Mlp Model(int seed)
+    {
+        torch.manual_seed(seed);
+        return new Mlp(784, [4096], 10, new MlpOptions { Bias = false, Activation = MlpActivation.None });
+    }
+
+    private static void Train(nn.Module<Tensor, Tensor> model, MnistSplit train, int epochs, int seed)
+    {
+        model.train();
+        using var optimizer = torch.optim.SGD(model.parameters(), 0.01);
+        for (var epoch = 0; epoch < epochs; epoch++)
+        {
+            foreach (var (x, y) in Batches(train, 128, (seed * 1000) + epoch))
+            {
+                using var scope = torch.NewDisposeScope();
+                optimizer.zero_grad();
+                nn.functional.cross_entropy(model.forward(x), y).backward();
+                optimizer.step();
+            }
+        }
+    }
+
+    private static IEnumerable<(Tensor Input, Tensor Label)> Batches(MnistSplit split, int batchSize, int seed)
+    {
+        for (var pass = 0; ; pass++)
+        {
+            var order = Enumerable.Range(0, split.Count).ToArray();
+            new Random(seed + pass).Shuffle(order);
+            for (var start = 0; start + batchSize <= order.Length; start += batchSize)
+            {
+                using var index = torch.tensor(order.AsSpan(start, batchSize).ToArray().Select(i => (long)i).ToArray());
+                yield return (split.Images.index_select(0, index), split.Labels.index_select(0, index));
+            }
+
+            if (pass == int.MaxValue - 1)
+            {
+                yield break;
+            }
+        }
+    }
+
+    private static double Accuracy(nn.Module<Tensor, Tensor> model, MnistSplit split)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        long correct = 0;
+        for (long start = 0; start < split.Count; start += 2000)
+        {
+            var n = Math.Min(2000, split.Count - start);
+            correct += model.forward(split.Images.narrow(0, start, n)).argmax(1).eq(split.Labels.narrow(0, start, n)).sum().ToInt64();
+        }
+
+        return (double)correct / split.Count;
+    }
+
+    private static string Option(string[] args, string name, string fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+}
