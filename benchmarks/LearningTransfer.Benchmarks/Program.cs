@@ -9,6 +9,12 @@ public static class Program
     /// <summary>Entry point.</summary>
     public static void Main(string[] args)
     {
+        if (args.Contains("--matrices"))
+        {
+            RealMatrixTiming.Run(args);
+            return;
+        }
+
         if (args.Contains("--quick"))
         {
             QuickSolverTiming.Run(args);

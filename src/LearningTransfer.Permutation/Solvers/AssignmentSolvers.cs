@@ -18,6 +18,9 @@ public static class AssignmentSolvers
     /// <summary>The managed dense Jonker–Volgenant solver, exact on the float similarities without scaling.</summary>
     public static IAssignmentSolver JonkerVolgenant { get; } = new JonkerVolgenantSolver();
 
+    /// <summary>Auction with ε-scaling for prices, then the exact Jonker–Volgenant shortest augmenting paths (<see cref="AuctionAssignmentSolver"/>).</summary>
+    public static IAssignmentSolver Auction { get; } = new AuctionAssignmentSolver();
+
     /// <summary>The objective Σᵢ S[i, σ(i)] of an assignment, summed in double.</summary>
     /// <param name="similarity">The n×n similarity matrix, row-major.</param>
     /// <param name="size">n, at least 1.</param>

@@ -68,6 +68,21 @@ public sealed class JonkerVolgenantSolver : IAssignmentSolver
     }
 
     /// <summary>
+    /// The exact finish for another solver's near-optimal state (<see cref="AuctionAssignmentSolver"/>): starting from column
+    /// prices <paramref name="prices"/> (reduced cost w[j] − S[i, j]) and a partial assignment (row → column, −1 for free), frees
+    /// every assigned row whose column is not an exact minimiser of its reduced costs, then assigns the free rows along
+    /// shortest augmenting paths. The result is optimal up to double rounding whatever the prices are; good prices make it fast.
+    /// </summary>
+    /// <returns>Row → column, and how many rows were augmented.</returns>
+    internal static unsafe (int[] Assignment, int Augmented) FinishFromPrices(float* s, int n, double[] prices, int[] rowToColumn, bool vectorized, CancellationToken cancellationToken)
+    {
+        var solver = new Solver(s, n, vectorized, prices, rowToColumn);
+        var freed = solver.FreeNonTightRows();
+        solver.AugmentOnly(cancellationToken);
+        return (rowToColumn, freed);
+    }
+
+    /// <summary>
     /// One solve. With column prices w, the reduced cost of row i and column j is w[j] − S[i, j] − u[i] ≥ 0, where the row
     /// dual u[i] is implicit: every assigned row's column minimises w[j] − S[i, j] over j (the invariant all phases keep).
     /// </summary>
@@ -93,6 +108,51 @@ public sealed class JonkerVolgenantSolver : IAssignmentSolver
             _free = new int[n];
             _freeCount = 0;
         }
+
+        public Solver(float* s, int n, bool vectorized, double[] prices, int[] rowToColumn)
+        {
+            _s = s;
+            _n = n;
+            _vectorized = vectorized;
+            _w = prices;
+            _x = rowToColumn;
+            _y = new int[n];
+            _free = new int[n];
+            _freeCount = 0;
+        }
+
+        /// <summary>Frees unassigned rows and rows whose column is not an exact minimiser of w[j] − S[i, j]; returns how many are free.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public int FreeNonTightRows()
+        {
+            var n = _n;
+            Array.Fill(_y, -1);
+            fixed (double* w = _w)
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    var j = _x[i];
+                    if (j >= 0)
+                    {
+                        Kernels.MinTwo(Row(i), w, n, _vectorized, out var u1, out _, out _, out _);
+                        if (w[j] - Row(i)[j] <= u1)
+                        {
+                            _y[j] = i;
+                            continue;
+                        }
+
+                        _x[i] = -1;
+                    }
+
+                    _free[_freeCount++] = i;
+                }
+            }
+
+            return _freeCount;
+        }
+
+        /// <summary>Only the shortest augmenting paths, for a state whose assigned rows are all tight.</summary>
+        public void AugmentOnly(CancellationToken cancellationToken) => Augment(cancellationToken);
 
         /// <summary>Runs augmenting row reduction and the shortest augmenting paths on the current state; returns row → column.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
