@@ -119,8 +119,8 @@ public static class RealMatrixTiming
                     objectives.Add(AssignmentSolvers.Objective(s, size, result));
                     if (solver is AuctionAssignmentSolver)
                     {
-                        var (bids, augmented) = AuctionAssignmentSolver.LastStats;
-                        notes.Add(string.Create(CultureInfo.InvariantCulture, $"{name}{(h.Length == 0 ? "" : "+h")}: {bids} bids, {augmented} augmented"));
+                        var (bids, augmented, auctionSeconds) = AuctionAssignmentSolver.LastStats;
+                        notes.Add(string.Create(CultureInfo.InvariantCulture, $"{name}{(h.Length == 0 ? "" : "+h")}: {bids} bids, {augmented} augmented, auction {auctionSeconds:F3} s"));
                     }
                 }
 
