@@ -7,7 +7,7 @@ namespace TrajectoryTransfer.Benchmarks.Solvers;
 /// <summary>
 /// Single-solve timings for every n and matrix kind in a few minutes (<c>--quick</c>), printed as a markdown table.
 /// Options: <c>--sizes 512,1024</c>, <c>--kinds Planted1,Random</c>, <c>--ortools-max-n 4096</c> (OR-Tools skipped above),
-/// <c>--seed 1234</c>. Every solve is checked: the JV objectives (cold and all hints) must be equal, and OR-Tools' is shown as a difference.
+/// <c>--seed 1234</c>. Every solve is checked: the JV objectives (cold and all hints) and the auction-jv ones must be equal, and OR-Tools' is shown as a difference.
 /// </summary>
 public static class QuickSolverTiming
 {
@@ -26,9 +26,10 @@ public static class QuickSolverTiming
         AssignmentSolvers.JonkerVolgenant.SolveMaximum(warm, 64);
         AssignmentSolvers.JonkerVolgenant.SolveMaximum(warm, 64, Enumerable.Range(0, 64).ToArray());
         AssignmentSolvers.OrTools.SolveMaximum(warm, 64);
+        AssignmentSolvers.Auction.SolveMaximum(warm, 64);
 
-        Console.WriteLine("| n | matrix | OR-Tools: add arcs (s) | OR-Tools: total (s) | JV cold (s) | JV hint = nearby solution (s) | JV hint = optimum (s) | JV hint = random (s) | objective JV − OR-Tools | hint rows ≠ optimum | JV = planted |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        Console.WriteLine("| n | matrix | OR-Tools: add arcs (s) | OR-Tools: total (s) | JV cold (s) | JV hint = nearby solution (s) | JV hint = optimum (s) | JV hint = random (s) | auction-jv cold (s) | auction-jv hint = nearby (s) | objective JV − OR-Tools | hint rows ≠ optimum | JV = planted |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var n in sizes)
         {
             foreach (var kind in kinds)
@@ -44,13 +45,16 @@ public static class QuickSolverTiming
                 var (jvOptimum, jvOptimumTime) = Time(() => AssignmentSolvers.JonkerVolgenant.SolveMaximum(similarity, n, jv));
                 var (jvRandom, jvRandomTime) = Time(() => AssignmentSolvers.JonkerVolgenant.SolveMaximum(similarity, n, randomHint));
 
+                var (auction, auctionTime) = Time(() => AssignmentSolvers.Auction.SolveMaximum(similarity, n));
+                var (auctionNearby, auctionNearbyTime) = Time(() => AssignmentSolvers.Auction.SolveMaximum(similarity, n, nearbyHint));
+
                 var objective = AssignmentSolvers.Objective(similarity, n, jv);
-                foreach (var other in new[] { jvNearby, jvOptimum, jvRandom })
+                foreach (var other in new[] { jvNearby, jvOptimum, jvRandom, auction, auctionNearby })
                 {
                     var difference = AssignmentSolvers.Objective(similarity, n, other) - objective;
                     if (Math.Abs(difference) > 1e-9 * Math.Abs(objective))
                     {
-                        throw new InvalidOperationException($"A hinted JV solve differs from the cold one by {difference} at n = {n}, {kind}.");
+                        throw new InvalidOperationException($"A hinted JV or an auction solve differs from the cold one by {difference} at n = {n}, {kind}.");
                     }
                 }
 
@@ -67,7 +71,7 @@ public static class QuickSolverTiming
 
                 var hintRows = nearbyHint.Where((c, i) => c != jv[i]).Count();
                 var isPlanted = planted.Length == 0 ? "-" : jv.AsSpan().SequenceEqual(planted) ? "yes" : $"no ({jv.Where((c, i) => c != planted[i]).Count()} rows differ)";
-                Console.WriteLine($"| {n} | {kind} | {orArcs} | {orTotal} | {F(jvTime)} | {F(jvNearbyTime)} | {F(jvOptimumTime)} | {F(jvRandomTime)} | {orDifference} | {hintRows} | {isPlanted} |");
+                Console.WriteLine($"| {n} | {kind} | {orArcs} | {orTotal} | {F(jvTime)} | {F(jvNearbyTime)} | {F(jvOptimumTime)} | {F(jvRandomTime)} | {F(auctionTime)} | {F(auctionNearbyTime)} | {orDifference} | {hintRows} | {isPlanted} |");
             }
         }
     }

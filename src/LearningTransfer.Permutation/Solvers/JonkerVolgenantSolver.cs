@@ -68,6 +68,21 @@ public sealed class JonkerVolgenantSolver : IAssignmentSolver
     }
 
     /// <summary>
+    /// The exact finish for another solver's near-optimal state (<see cref="AuctionAssignmentSolver"/>): starting from column
+    /// prices <paramref name="prices"/> (reduced cost w[j] − S[i, j]) and a partial assignment (row → column, −1 for free), frees
+    /// every assigned row whose column is not an exact minimiser of its reduced costs, then assigns the free rows along
+    /// shortest augmenting paths. The result is optimal up to double rounding whatever the prices are; good prices make it fast.
+    /// </summary>
+    /// <returns>Row → column, and how many rows were augmented.</returns>
+    internal static unsafe (int[] Assignment, int Augmented) FinishFromPrices(float* s, int n, double[] prices, int[] rowToColumn, bool vectorized, CancellationToken cancellationToken)
+    {
+        var solver = new Solver(s, n, vectorized, prices, rowToColumn);
+        var freed = solver.FreeNonTightRows();
+        solver.AugmentOnly(cancellationToken);
+        return (rowToColumn, freed);
+    }
+
+    /// <summary>
     /// One solve. With column prices w, the reduced cost of row i and column j is w[j] − S[i, j] − u[i] ≥ 0, where the row
     /// dual u[i] is implicit: every assigned row's column minimises w[j] − S[i, j] over j (the invariant all phases keep).
     /// </summary>
@@ -93,6 +108,51 @@ public sealed class JonkerVolgenantSolver : IAssignmentSolver
             _free = new int[n];
             _freeCount = 0;
         }
+
+        public Solver(float* s, int n, bool vectorized, double[] prices, int[] rowToColumn)
+        {
+            _s = s;
+            _n = n;
+            _vectorized = vectorized;
+            _w = prices;
+            _x = rowToColumn;
+            _y = new int[n];
+            _free = new int[n];
+            _freeCount = 0;
+        }
+
+        /// <summary>Frees unassigned rows and rows whose column is not an exact minimiser of w[j] − S[i, j]; returns how many are free.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public int FreeNonTightRows()
+        {
+            var n = _n;
+            Array.Fill(_y, -1);
+            fixed (double* w = _w)
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    var j = _x[i];
+                    if (j >= 0)
+                    {
+                        var u1 = Kernels.Min(Row(i), w, n, _vectorized);
+                        if (w[j] - Row(i)[j] <= u1)
+                        {
+                            _y[j] = i;
+                            continue;
+                        }
+
+                        _x[i] = -1;
+                    }
+
+                    _free[_freeCount++] = i;
+                }
+            }
+
+            return _freeCount;
+        }
+
+        /// <summary>Only the shortest augmenting paths, for a state whose assigned rows are all tight.</summary>
+        public void AugmentOnly(CancellationToken cancellationToken) => Augment(cancellationToken);
 
         /// <summary>Runs augmenting row reduction and the shortest augmenting paths on the current state; returns row → column.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -420,6 +480,110 @@ public sealed class JonkerVolgenantSolver : IAssignmentSolver
             for (; j < n; j++)
             {
                 Offer(w[j] - row[j], j, ref u1, ref j1, ref u2, ref j2);
+            }
+        }
+
+        /// <summary>The smallest reduced cost w[j] − row[j] (no column: cheaper than <see cref="MinTwo"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static double Min(float* row, double* w, int n, bool vectorized)
+        {
+            var min = double.PositiveInfinity;
+            var j = 0;
+            if (vectorized && n >= 16)
+            {
+                var inf = Vector256.Create(double.PositiveInfinity);
+                Vector256<double> a = inf, b = inf, c = inf, e = inf;
+                for (; j <= n - 16; j += 16)
+                {
+                    a = Avx.Min(a, Avx.Subtract(Avx.LoadVector256(w + j), Avx.ConvertToVector256Double(Sse.LoadVector128(row + j))));
+                    b = Avx.Min(b, Avx.Subtract(Avx.LoadVector256(w + j + 4), Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 4))));
+                    c = Avx.Min(c, Avx.Subtract(Avx.LoadVector256(w + j + 8), Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 8))));
+                    e = Avx.Min(e, Avx.Subtract(Avx.LoadVector256(w + j + 12), Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 12))));
+                }
+
+                var m = Avx.Min(Avx.Min(a, b), Avx.Min(c, e));
+                for (var lane = 0; lane < 4; lane++)
+                {
+                    min = Math.Min(min, m.GetElement(lane));
+                }
+            }
+
+            for (; j < n; j++)
+            {
+                min = Math.Min(min, w[j] - row[j]);
+            }
+
+            return min;
+        }
+
+        /// <summary>
+        /// The smallest reduced cost w[j] − row[j] with a column that attains it, and the second smallest value (equal to the
+        /// smallest on a tie). Lighter than <see cref="MinTwo"/>: per lane only the best value keeps its column.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void BestTwo(float* row, double* w, int n, bool vectorized, out double u1, out int j1, out double u2)
+        {
+            u1 = double.PositiveInfinity;
+            u2 = double.PositiveInfinity;
+            j1 = -1;
+            var j = 0;
+            if (vectorized && n >= 8)
+            {
+                var inf = Vector256.Create(double.PositiveInfinity);
+                Vector256<double> a1 = inf, a2 = inf, b1 = inf, b2 = inf;
+                var none = Vector256.Create(-1L).AsDouble();
+                Vector256<double> ai = none, bi = none;
+                var ja = Vector256.Create(0L, 1L, 2L, 3L);
+                var jb = Vector256.Create(4L, 5L, 6L, 7L);
+                var step = Vector256.Create(8L);
+                for (; j <= n - 8; j += 8)
+                {
+                    var ra = Avx.Subtract(Avx.LoadVector256(w + j), Avx.ConvertToVector256Double(Sse.LoadVector128(row + j)));
+                    var rb = Avx.Subtract(Avx.LoadVector256(w + j + 4), Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 4)));
+                    a2 = Avx.Min(a2, Avx.Max(a1, ra));
+                    b2 = Avx.Min(b2, Avx.Max(b1, rb));
+                    ai = Avx.BlendVariable(ai, ja.AsDouble(), Avx.CompareLessThan(ra, a1));
+                    bi = Avx.BlendVariable(bi, jb.AsDouble(), Avx.CompareLessThan(rb, b1));
+                    a1 = Avx.Min(a1, ra);
+                    b1 = Avx.Min(b1, rb);
+                    ja = Avx2.Add(ja, step);
+                    jb = Avx2.Add(jb, step);
+                }
+
+                // The best lane gives u1 and j1; u2 is the best of its second and every other lane's first.
+                var best = -1;
+                for (var lane = 0; lane < 8; lane++)
+                {
+                    var v = lane < 4 ? a1.GetElement(lane) : b1.GetElement(lane - 4);
+                    if (best < 0 || v < u1)
+                    {
+                        u1 = v;
+                        best = lane;
+                    }
+                }
+
+                for (var lane = 0; lane < 8; lane++)
+                {
+                    var other = lane == best ? (lane < 4 ? a2.GetElement(lane) : b2.GetElement(lane - 4)) : (lane < 4 ? a1.GetElement(lane) : b1.GetElement(lane - 4));
+                    u2 = Math.Min(u2, other);
+                }
+
+                j1 = (int)(best < 4 ? ai.AsInt64().GetElement(best) : bi.AsInt64().GetElement(best - 4));
+            }
+
+            for (; j < n; j++)
+            {
+                var r = w[j] - row[j];
+                if (j1 < 0 || r < u1)
+                {
+                    u2 = u1;
+                    u1 = r;
+                    j1 = j;
+                }
+                else if (r < u2)
+                {
+                    u2 = r;
+                }
             }
         }
 

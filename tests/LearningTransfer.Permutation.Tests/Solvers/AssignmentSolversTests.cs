@@ -3,9 +3,10 @@ namespace TrajectoryTransfer.Permutations.Tests.Solvers;
 public sealed class AssignmentSolversTests
 {
     [Fact]
-    public void Default_IsJonkerVolgenant()
+    public void Default_IsAuction()
     {
-        Assert.Same(AssignmentSolvers.JonkerVolgenant, AssignmentSolvers.Default);
+        Assert.Same(AssignmentSolvers.Auction, AssignmentSolvers.Default);
+        Assert.IsType<AuctionAssignmentSolver>(AssignmentSolvers.Auction);
         Assert.IsType<JonkerVolgenantSolver>(AssignmentSolvers.JonkerVolgenant);
         Assert.IsType<OrToolsAssignmentSolver>(AssignmentSolvers.OrTools);
     }
