@@ -5,8 +5,8 @@ using TrajectoryTransfer.Permutations;
 namespace TrajectoryTransfer.Benchmarks.Solvers;
 
 /// <summary>
-/// One dense assignment solve on realistic weight-matching similarities: OR-Tools (arcs included) against Jonker–Volgenant,
-/// cold and with the previous solution of a nearby matrix as hint. Matrices are made in the setup, outside the measurement.
+/// One dense assignment solve on realistic weight-matching similarities: OR-Tools (arcs included) against Jonker–Volgenant
+/// and the auction with JV finish, cold and with the previous solution of a nearby matrix as hint. Matrices are made in the setup, outside the measurement.
 /// Monitoring strategy: every iteration is one solve (they take milliseconds to tens of seconds).
 /// </summary>
 [MemoryDiagnoser]
@@ -60,4 +60,12 @@ public class AssignmentSolverBenchmarks
     /// <summary>Jonker–Volgenant given the nearby matrix's solution as hint.</summary>
     [Benchmark]
     public int[] JonkerVolgenantHinted() => AssignmentSolvers.JonkerVolgenant.SolveMaximum(_similarity, N, _hint);
+
+    /// <summary>Auction prices + exact JV finish, from scratch.</summary>
+    [Benchmark]
+    public int[] Auction() => AssignmentSolvers.Auction.SolveMaximum(_similarity, N);
+
+    /// <summary>Auction prices + exact JV finish, given the nearby matrix's solution as hint.</summary>
+    [Benchmark]
+    public int[] AuctionHinted() => AssignmentSolvers.Auction.SolveMaximum(_similarity, N, _hint);
 }
