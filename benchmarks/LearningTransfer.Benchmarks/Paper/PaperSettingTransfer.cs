@@ -55,7 +55,7 @@ public static class PaperSettingTransfer
                 var builder = LearningTransfer.Transfer(trajectory, target)
                     .WithMethod(method)
                     .WithSpec(target.CreatePermutationSpec())
-                    .WithData(Batches(train, 128, seed + 7), (o, l) => nn.functional.cross_entropy(o, l))
+                    .WithData(DisposingBatches(train, 128, seed + 7), (o, l) => nn.functional.cross_entropy(o, l))
                     .WithValidation(m => Accuracy(m, validation))
                     .WithSeed(seed);
                 if (method == TransferMethod.Oracle)
@@ -88,11 +88,13 @@ public static class PaperSettingTransfer
         using var optimizer = torch.optim.SGD(model.parameters(), 0.01);
         for (var epoch = 0; epoch < epochs; epoch++)
         {
-            foreach (var (x, y) in Batches(train, 128, (seed * 1000) + epoch))
+            foreach (var (x, y) in Batches(train, 128, (seed * 1000) + epoch).Take(train.Count / 128))
             {
                 using var scope = torch.NewDisposeScope();
+                using var input = x;
+                using var label = y;
                 optimizer.zero_grad();
-                nn.functional.cross_entropy(model.forward(x), y).backward();
+                nn.functional.cross_entropy(model.forward(input), label).backward();
                 optimizer.step();
             }
         }
@@ -114,6 +116,19 @@ public static class PaperSettingTransfer
             {
                 yield break;
             }
+        }
+    }
+
+    /// <summary>Batches whose tensors are disposed when the next batch is drawn (the transfer uses each batch only until then).</summary>
+    private static IEnumerable<(Tensor Input, Tensor Label)> DisposingBatches(MnistSplit split, int batchSize, int seed)
+    {
+        (Tensor Input, Tensor Label)? previous = null;
+        foreach (var batch in Batches(split, batchSize, seed))
+        {
+            previous?.Input.Dispose();
+            previous?.Label.Dispose();
+            previous = batch;
+            yield return batch;
         }
     }
 
