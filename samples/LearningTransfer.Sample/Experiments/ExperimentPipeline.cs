@@ -21,7 +21,9 @@ public sealed class ExperimentPipeline(ExperimentContext context)
         var data = problem.Data;
         var ui = context.Ui;
 
-        ui.Stage($"Target: train the new initialization for {settings.Epochs} epochs (Oracle's trained target, scratch baseline)");
+        ui.Stage(settings.Scenario == Scenario.Pretrained
+            ? $"Target: fine-tune the second pre-trained model on classes {data.Classes} for {settings.Epochs} epochs (Oracle's target; the direct fine-tuning baseline)"
+            : $"Target: train the new initialization for {settings.Epochs} epochs (Oracle's trained target; the scratch baseline)");
         using var targetModel = context.Factory.Create(problem.TargetInit);
         var initialAccuracy = Evaluator.Accuracy(targetModel, data.Test);
         var scratchShared = settings.FineTuneEpochs <= settings.Epochs && settings.FineTuneLearningRate.Equals(settings.LearningRate);

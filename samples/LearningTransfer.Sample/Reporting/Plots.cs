@@ -52,7 +52,7 @@ public static class Plots
         source.LinePattern = LinePattern.Dotted;
         source.Color = Colors.Black;
         source.LegendText = "source (final)";
-        plot.Title($"Transferred parameters, no training: validation accuracy per step ({report.Dataset.Name}, {report.Model.Kind})");
+        plot.Title($"Validation accuracy of the transferred parameters, no training ({report.Model.Kind})");
         plot.XLabel($"transfer step s (T = {report.Settings.Steps}, {report.Settings.Schedule} schedule)");
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
         plot.YLabel("validation accuracy (%)");
@@ -80,7 +80,7 @@ public static class Plots
         scratch.LegendText = report.Scenario == "pretrained" ? "fine-tune target directly" : "from scratch";
         scratch.Color = Colors.Black;
         scratch.LinePattern = LinePattern.Dashed;
-        plot.Title("Fine-tuning from the transferred parameters vs training from the initialization");
+        plot.Title("Fine-tuning the transferred parameters vs training the init");
         plot.XLabel("epoch (0 = before any training)");
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
         plot.YLabel("test accuracy (%)");
@@ -107,8 +107,8 @@ public static class Plots
         }
 
         plot.Title(toSource
-            ? "Loss on the line from the transferred parameters (α = 0) to the permuted source π(θ₁^T) (α = 1)"
-            : "Loss on the line from the transferred parameters (α = 0) to the target trained from the same init (α = 1)");
+            ? "Straight line: transferred (α = 0) to permuted source π(θ₁^T) (α = 1)"
+            : "Straight line: transferred (α = 0) to target trained from θ₂^0 (α = 1)");
         plot.XLabel("α");
         plot.YLabel($"{curves.Split} loss (cross-entropy, {curves.Examples} examples)");
         plot.ShowLegend(Alignment.UpperRight);
