@@ -91,14 +91,14 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
             // state_dict() holds parameters and persistent buffers, in module order; entries are live views: clone them.
             foreach (var (name, tensor) in module.state_dict())
             {
-                entries.Add(new(name, tensor.detach().clone()));
+                entries.Add(new(name, DetachedClone(tensor)));
             }
         }
         else
         {
             foreach (var (name, parameter) in module.named_parameters())
             {
-                entries.Add(new(name, parameter.detach().clone()));
+                entries.Add(new(name, DetachedClone(parameter)));
             }
         }
 
@@ -115,8 +115,9 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
         var entries = new List<KeyValuePair<string, Tensor>>();
         foreach (var (name, parameter) in module.named_parameters())
         {
-            var grad = parameter.grad;
-            entries.Add(new(name, grad is null ? torch.zeros_like(parameter) : grad.detach().clone()));
+            // Every read of .grad makes a new tensor handle: dispose it.
+            using var grad = parameter.grad;
+            entries.Add(new(name, grad is null ? torch.zeros_like(parameter) : DetachedClone(grad)));
         }
 
         return new ParameterSet(entries);
@@ -164,7 +165,7 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
     }
 
     /// <summary>Returns a deep copy (on the same devices).</summary>
-    public ParameterSet Clone() => Map(t => t.detach().clone());
+    public ParameterSet Clone() => Map(DetachedClone);
 
     /// <summary>Returns a copy with every tensor on <paramref name="device"/>.</summary>
     /// <param name="device">The target device.</param>
@@ -172,7 +173,11 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
     public ParameterSet To(Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        return Map(t => t.detach().to(device, copy: true));
+        return Map(t =>
+        {
+            using var detached = t.detach();
+            return detached.to(device, copy: true);
+        });
     }
 
     /// <summary>Returns a new set with <paramref name="transform"/> applied to every tensor (names and order kept).</summary>
@@ -194,7 +199,7 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
         ArgumentNullException.ThrowIfNull(predicate);
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var noGrad = torch.no_grad();
-        return new ParameterSet(_names.Where(predicate).Select(n => new KeyValuePair<string, Tensor>(n, _tensors[n].detach().clone())));
+        return new ParameterSet(_names.Where(predicate).Select(n => new KeyValuePair<string, Tensor>(n, DetachedClone(_tensors[n]))));
     }
 
     /// <summary>Moves all tensors of this set out of the current TorchSharp dispose scope, so the caller owns them.</summary>
@@ -244,6 +249,13 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
         {
             tensor.Dispose();
         }
+    }
+
+    // detach() makes a new tensor handle; without a dispose scope around the caller it would stay alive until finalized.
+    private static Tensor DetachedClone(Tensor tensor)
+    {
+        using var detached = tensor.detach();
+        return detached.clone();
     }
 
     internal static string Describe(IEnumerable<string> names)

@@ -1,0 +1,88 @@
+using TorchSharp;
+using TrajectoryTransfer.Samples.Data;
+using static TorchSharp.torch;
+
+namespace TrajectoryTransfer.Samples.Experiments;
+
+/// <summary>Accuracy, loss and predicted probabilities of a model on a split, in evaluation mode and without gradients.</summary>
+public static class Evaluator
+{
+    private const int Chunk = 1000;
+
+    /// <summary>The fraction of examples whose arg-max prediction is the label.</summary>
+    /// <param name="model">The model, on the split's device.</param>
+    /// <param name="split">The examples.</param>
+    public static double Accuracy(nn.Module<Tensor, Tensor> model, MnistSplit split) => Evaluate(model, split).Accuracy;
+
+    /// <summary>Accuracy and mean cross-entropy loss.</summary>
+    /// <param name="model">The model, on the split's device.</param>
+    /// <param name="split">The examples.</param>
+    public static (double Accuracy, double Loss) Evaluate(nn.Module<Tensor, Tensor> model, MnistSplit split)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(split);
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            long correct = 0;
+            double loss = 0;
+            for (long start = 0; start < split.Count; start += Chunk)
+            {
+                using var chunkScope = torch.NewDisposeScope();
+                var n = Math.Min(Chunk, split.Count - start);
+                var labels = split.Labels.narrow(0, start, n);
+                var logits = model.call(split.Images.narrow(0, start, n));
+                correct += logits.argmax(1).eq(labels).sum().ToInt64();
+                loss += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).ToDouble();
+            }
+
+            return ((double)correct / split.Count, loss / split.Count);
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>Softmax probabilities [N, classes] for every example (the caller owns the tensor).</summary>
+    /// <param name="model">The model, on the split's device.</param>
+    /// <param name="split">The examples.</param>
+    public static Tensor Probabilities(nn.Module<Tensor, Tensor> model, MnistSplit split)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(split);
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            var parts = new List<Tensor>();
+            for (long start = 0; start < split.Count; start += Chunk)
+            {
+                var n = Math.Min(Chunk, split.Count - start);
+                parts.Add(model.call(split.Images.narrow(0, start, n)).softmax(1));
+            }
+
+            return torch.cat(parts, 0).MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>Accuracy of the arg-max of <paramref name="probabilities"/> against the split's labels.</summary>
+    /// <param name="probabilities">[N, classes] scores (e.g. averaged softmax of ensemble members).</param>
+    /// <param name="split">The examples.</param>
+    public static double Accuracy(Tensor probabilities, MnistSplit split)
+    {
+        ArgumentNullException.ThrowIfNull(probabilities);
+        ArgumentNullException.ThrowIfNull(split);
+        using var scope = torch.NewDisposeScope();
+        return probabilities.argmax(1).eq(split.Labels).sum().ToInt64() / (double)split.Count;
+    }
+}
