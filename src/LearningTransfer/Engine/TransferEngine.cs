@@ -350,29 +350,30 @@ internal sealed class TransferEngine
 
         public double? BestScore { get; set; }
 
-        public void BeginStep()
+        /// <summary>Starts a step; work done before step 1 (Oracle's matching) is counted in step 1.</summary>
+        public void BeginStep() => PermutationChange = 0;
+
+        public void EndStep(int step, double lambda, double? score)
         {
+            _history.Add(new TransferStep(
+                step,
+                lambda,
+                Objective,
+                score,
+                GradientEvaluations - _evaluationsBefore,
+                Solves - _solvesBefore,
+                PermutationChange,
+                GradientTime - _gradientBefore,
+                SimilarityTime - _similarityBefore,
+                AssignmentTime - _assignmentBefore,
+                EvaluationTime - _evaluationBefore));
             _solvesBefore = Solves;
             _evaluationsBefore = GradientEvaluations;
             _gradientBefore = GradientTime;
             _similarityBefore = SimilarityTime;
             _assignmentBefore = AssignmentTime;
             _evaluationBefore = EvaluationTime;
-            PermutationChange = 0;
         }
-
-        public void EndStep(int step, double lambda, double? score) => _history.Add(new TransferStep(
-            step,
-            lambda,
-            Objective,
-            score,
-            GradientEvaluations - _evaluationsBefore,
-            Solves - _solvesBefore,
-            PermutationChange,
-            GradientTime - _gradientBefore,
-            SimilarityTime - _similarityBefore,
-            AssignmentTime - _assignmentBefore,
-            EvaluationTime - _evaluationBefore));
 
         public TransferResult ToResult(TransferMethod method, TimeSpan total)
         {

@@ -180,6 +180,19 @@ public sealed class TransferBehaviourTests(SourceRunFixture source) : IClassFixt
         Assert.True(afterMore <= baseline, $"live tensors grew from {baseline} to {afterMore}");
     }
 
+    [Fact]
+    public void Run_Oracle_CountsItsMatchingInTheFirstStep()
+    {
+        using var trained = source.TrainTarget(21);
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 21);
+        using var trajectory = Trajectory(3);
+        using var result = LearningTransfer.Transfer(trajectory, target).UseOracle(trained).WithSpec(source.Spec).Run();
+
+        Assert.Equal(1, result.History[0].Solves);
+        Assert.Equal(0, result.History[1].Solves + result.History[2].Solves);
+        Assert.False(result.Permutation.IsIdentity);
+    }
+
     private static ParameterSet Gradient(nn.Module<Tensor, Tensor> model, (Tensor Input, Tensor Label) batch)
     {
         model.train();
