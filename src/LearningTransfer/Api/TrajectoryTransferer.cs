@@ -5,8 +5,11 @@ using static TorchSharp.torch;
 
 namespace TrajectoryTransfer;
 
-/// <summary>A validated, immutable transfer configuration; each <see cref="Run"/> is independent. Made by <see cref="TransferBuilder.Build"/>.</summary>
-public sealed class TrajectoryTransferer
+/// <summary>
+/// A validated, immutable transfer configuration; each <see cref="Run"/> is independent. Made by <see cref="TransferBuilder.Build"/>.
+/// Dispose it to release a linear or subdivided trajectory it built from the source (the caller's source is never disposed).
+/// </summary>
+public sealed class TrajectoryTransferer : IDisposable
 {
     private readonly ITrajectory _trajectory;
     private readonly TransferTarget[] _targets;
@@ -51,6 +54,15 @@ public sealed class TrajectoryTransferer
     public ITrajectory Source => _trajectory;
 
     internal bool OwnsTrajectory { get; }
+
+    /// <summary>Releases the trajectory this transferer built from the source, if it built one.</summary>
+    public void Dispose()
+    {
+        if (OwnsTrajectory && _trajectory is IDisposable owned)
+        {
+            owned.Dispose();
+        }
+    }
 
     /// <summary>Runs a single-target transfer.</summary>
     /// <param name="progress">Receives per-step, per-phase and per-sweep events.</param>

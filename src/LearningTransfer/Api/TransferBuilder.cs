@@ -306,15 +306,21 @@ public sealed class TransferBuilder
     /// <exception cref="InvalidOperationException">Several targets were given: use <see cref="RunAll"/>.</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     /// <exception cref="NonFiniteGradientException">A gradient became NaN or infinite.</exception>
-    public TransferResult Run(IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Build().Run(progress, cancellationToken);
+    public TransferResult Run(IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var transferer = Build();
+        return transferer.Run(progress, cancellationToken);
+    }
 
     /// <summary>Builds and runs a transfer onto every new initialization, sharing source-side work.</summary>
     /// <param name="progress">Receives per-step, per-phase and per-sweep events.</param>
     /// <param name="cancellationToken">Honoured between gradient evaluations and solves.</param>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
-    public IReadOnlyList<TransferResult> RunAll(IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Build().RunAll(progress, cancellationToken);
+    public IReadOnlyList<TransferResult> RunAll(IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var transferer = Build();
+        return transferer.RunAll(progress, cancellationToken);
+    }
 
     internal static bool SameDevice(Device a, Device b) =>
         a.type == b.type && (a.type == DeviceType.CPU || Math.Max(0, a.index) == Math.Max(0, b.index));
