@@ -1,7 +1,7 @@
 namespace TrajectoryTransfer.Permutations;
 
 /// <summary>Settings for weight matching (coordinate descent over groups, as in Git Re-Basin). Validated when used.</summary>
-public sealed class WeightMatchingOptions
+public sealed record WeightMatchingOptions
 {
     /// <summary>The options every call uses unless told otherwise.</summary>
     public static WeightMatchingOptions Default { get; } = new();

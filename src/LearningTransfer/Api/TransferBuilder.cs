@@ -34,7 +34,7 @@ public sealed class TransferBuilder
     /// <param name="method">The method.</param>
     public TransferBuilder WithMethod(TransferMethod method)
     {
-        _options = Copy(_options, method: method);
+        _options = _options with { Method = method };
         return this;
     }
 
@@ -69,7 +69,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithSteps(int steps, TrajectorySchedule? schedule = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
-        _options = Copy(_options, steps: steps, schedule: schedule ?? _options.Schedule);
+        _options = _options with { Steps = steps, Schedule = schedule ?? _options.Schedule };
         return this;
     }
 
@@ -132,7 +132,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithGradientBatches(int batches)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batches);
-        _options = Copy(_options, gradientBatches: batches);
+        _options = _options with { GradientBatches = batches };
         return this;
     }
 
@@ -143,7 +143,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithBatchNormRefresh(int batches, bool beforeGradients = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(batches);
-        _options = Copy(_options, batchNormRefreshBatches: batches, refreshBeforeGradients: beforeGradients);
+        _options = _options with { BatchNormRefreshBatches = batches, RefreshBatchNormBeforeGradients = beforeGradients };
         return this;
     }
 
@@ -164,7 +164,7 @@ public sealed class TransferBuilder
     /// <param name="seed">The seed.</param>
     public TransferBuilder WithSeed(int seed)
     {
-        _options = Copy(_options, seed: seed);
+        _options = _options with { Seed = seed };
         return this;
     }
 
@@ -174,7 +174,7 @@ public sealed class TransferBuilder
     public TransferBuilder OnDevice(Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        _options = Copy(_options, device: device);
+        _options = _options with { Device = device };
         return this;
     }
 
@@ -184,8 +184,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithSolver(IAssignmentSolver solver)
     {
         ArgumentNullException.ThrowIfNull(solver);
-        var m = _options.Matching;
-        return WithMatchingOptions(new WeightMatchingOptions { Normalize = m.Normalize, MaxSweeps = m.MaxSweeps, Tolerance = m.Tolerance, Seed = m.Seed, Solver = solver });
+        return WithMatchingOptions(_options.Matching with { Solver = solver });
     }
 
     /// <summary>Uses these weight matching settings.</summary>
@@ -194,7 +193,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithMatchingOptions(WeightMatchingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _options = Copy(_options, matching: options);
+        _options = _options with { Matching = options };
         return this;
     }
 
@@ -204,7 +203,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithLogger(ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        _options = Copy(_options, loggerFactory: loggerFactory);
+        _options = _options with { LoggerFactory = loggerFactory };
         return this;
     }
 
@@ -399,31 +398,6 @@ public sealed class TransferBuilder
         owns = true;
         return new SubdividedTrajectory(_source, wanted / segments, schedule);
     }
-
-    private static TransferOptions Copy(
-        TransferOptions o,
-        TransferMethod? method = null,
-        int? steps = null,
-        TrajectorySchedule? schedule = null,
-        int? gradientBatches = null,
-        int? batchNormRefreshBatches = null,
-        bool? refreshBeforeGradients = null,
-        int? seed = null,
-        Device? device = null,
-        WeightMatchingOptions? matching = null,
-        ILoggerFactory? loggerFactory = null) => new()
-        {
-            Method = method ?? o.Method,
-            Steps = steps ?? o.Steps,
-            Schedule = schedule ?? o.Schedule,
-            GradientBatches = gradientBatches ?? o.GradientBatches,
-            BatchNormRefreshBatches = batchNormRefreshBatches ?? o.BatchNormRefreshBatches,
-            RefreshBatchNormBeforeGradients = refreshBeforeGradients ?? o.RefreshBatchNormBeforeGradients,
-            Seed = seed ?? o.Seed,
-            Device = device ?? o.Device,
-            Matching = matching ?? o.Matching,
-            LoggerFactory = loggerFactory ?? o.LoggerFactory,
-        };
 }
 
 /// <summary>Makes a fresh <see cref="GradientData"/> for each run, and can peek a sample input for spec inference.</summary>

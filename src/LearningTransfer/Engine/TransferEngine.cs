@@ -111,14 +111,7 @@ internal sealed class TransferEngine
         }
     }
 
-    private WeightMatchingOptions MatchingOptions() => new()
-    {
-        Normalize = _options.Matching.Normalize,
-        MaxSweeps = _options.Matching.MaxSweeps,
-        Tolerance = _options.Matching.Tolerance,
-        Seed = _options.Matching.Seed + _options.Seed,
-        Solver = _options.Matching.Solver,
-    };
+    private WeightMatchingOptions MatchingOptions() => _options.Matching with { Seed = _options.Matching.Seed + _options.Seed };
 
     /// <summary>One matching step: gradient pairs (all earlier points for GMT, the newest for FGMT), then one solve per target.</summary>
     private void MatchStep(

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace TrajectoryTransfer;
 
 /// <summary>Settings of a transfer, with the paper's defaults. Set them through <see cref="TransferBuilder"/>; validated when it builds.</summary>
-public sealed class TransferOptions
+public sealed record TransferOptions
 {
     /// <summary>The method.</summary>
     /// <value>The default is <see cref="TransferMethod.Fgmt"/>: as accurate as GMT in the paper and in our measurements, at T instead of T(T+1)/2 gradient pairs.</value>
