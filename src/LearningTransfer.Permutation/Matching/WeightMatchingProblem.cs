@@ -130,14 +130,16 @@ public sealed class WeightMatchingProblem : IDisposable
             {
                 var (ax, axis) = permuted[0];
                 var group = _spec.Group(ax!.Value.Group);
-                var term = Matricize(a, axis, group.Size).matmul(Matricize(b, axis, group.Size).t());
+                var left = Matricize(a, axis, group.Size);
+                var right = Matricize(b, axis, group.Size).t();
                 if (_accumulated.TryGetValue(group.Name, out var sum))
                 {
-                    sum.add_(term, alpha: c);
+                    // In place, fused into the GEMM: no n×n temporary per pair (GMT adds ~55 pairs of 4096² per transfer).
+                    sum.addmm_(left.to(sum.dtype), right.to(sum.dtype), beta: 1, alpha: (float)c);
                 }
                 else
                 {
-                    _accumulated[group.Name] = term.mul(c).DetachFromDisposeScope();
+                    _accumulated[group.Name] = left.matmul(right).mul_(c).DetachFromDisposeScope();
                 }
             }
             else
@@ -305,14 +307,15 @@ public sealed class WeightMatchingProblem : IDisposable
                 }
 
                 var b = PermutationSpecApplyExtensions.PermuteTensor(_spec, cache, term.Name, term.Source, skipAxis: axis);
-                var product = Matricize(term.Target, axis, size).matmul(Matricize(b, axis, size).t());
+                var left = Matricize(term.Target, axis, size);
+                var right = Matricize(b, axis, size).t();
                 if (m is null)
                 {
-                    m = product.mul(term.Weight);
+                    m = left.matmul(right).mul_(term.Weight);
                 }
                 else
                 {
-                    m.add_(product, alpha: term.Weight);
+                    m.addmm_(left.to(m.dtype), right.to(m.dtype), beta: 1, alpha: (float)term.Weight);
                 }
             }
         }
