@@ -16,6 +16,7 @@ public sealed class LinearTrajectory : ITrajectory, IDisposable
 {
     private readonly double[] _lambdas;
     private readonly TrajectoryPointLabel[] _labels;
+    private readonly LinearTrajectory? _owner;
     private bool _disposed;
 
     /// <summary>Creates a linear trajectory from copies of <paramref name="start"/> and <paramref name="end"/>.</summary>
@@ -39,7 +40,7 @@ public sealed class LinearTrajectory : ITrajectory, IDisposable
         _lambdas = schedule.Lambdas(steps);
         Steps = steps;
         Schedule = schedule;
-        _labels = [.. _lambdas.Select((lambda, t) => new TrajectoryPointLabel(t, Lambda: lambda, Text: t == 0 ? "start" : t == steps ? "end" : null))];
+        _labels = Label(_lambdas, steps);
 
         using var scope = torch.NewDisposeScope();
         Start = TensorOps.CopyTo(start, device).DetachFromDisposeScope();
@@ -52,6 +53,18 @@ public sealed class LinearTrajectory : ITrajectory, IDisposable
             Start.Dispose();
             throw;
         }
+    }
+
+    private LinearTrajectory(LinearTrajectory owner, int steps, TrajectorySchedule schedule)
+    {
+        _owner = owner;
+        Layout = owner.Layout;
+        Start = owner.Start;
+        End = owner.End;
+        _lambdas = schedule.Lambdas(steps);
+        Steps = steps;
+        Schedule = schedule;
+        _labels = Label(_lambdas, steps);
     }
 
     /// <summary>Creates a linear trajectory from snapshots of two modules (neither module is changed).</summary>
@@ -99,6 +112,24 @@ public sealed class LinearTrajectory : ITrajectory, IDisposable
     /// <inheritdoc />
     public IReadOnlyList<TrajectoryPointLabel> Labels => _labels;
 
+    /// <summary>
+    /// The same straight line with another number of steps or schedule, sharing this trajectory's two endpoints instead of
+    /// copying them: it is usable only while this trajectory is not disposed, and disposing it releases nothing.
+    /// </summary>
+    /// <param name="steps">The number of steps T (at least 1).</param>
+    /// <param name="schedule">The schedule of λ.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="schedule"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is less than 1.</exception>
+    /// <exception cref="ArgumentException">The schedule gives invalid values.</exception>
+    /// <exception cref="ObjectDisposedException">This trajectory was disposed.</exception>
+    public LinearTrajectory WithSteps(int steps, TrajectorySchedule schedule)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(steps);
+        ArgumentNullException.ThrowIfNull(schedule);
+        ThrowIfDisposed();
+        return new LinearTrajectory(_owner ?? this, steps, schedule);
+    }
+
     /// <summary>Returns θ^t = θ^0 + λ_t (θ^* − θ^0) as a new set the caller owns.</summary>
     /// <param name="index">The step t, from 0 to T.</param>
     /// <param name="device">Where to compute and return the point; <see langword="null"/> means where the endpoints are kept.</param>
@@ -125,7 +156,7 @@ public sealed class LinearTrajectory : ITrajectory, IDisposable
         return TensorOps.Displacement(Start, End, _lambdas[index], device).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Disposes the two endpoint copies.</summary>
+    /// <summary>Disposes the two endpoint copies (a trajectory made by <see cref="WithSteps"/> shares them and releases nothing).</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -134,13 +165,28 @@ public sealed class LinearTrajectory : ITrajectory, IDisposable
         }
 
         _disposed = true;
-        Start.Dispose();
-        End.Dispose();
+        if (_owner is null)
+        {
+            Start.Dispose();
+            End.Dispose();
+        }
+    }
+
+    private static TrajectoryPointLabel[] Label(double[] lambdas, int steps) =>
+        [.. lambdas.Select((lambda, t) => new TrajectoryPointLabel(t, Lambda: lambda, Text: t == 0 ? "start" : t == steps ? "end" : null))];
+
+    private void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_owner is not null)
+        {
+            ObjectDisposedException.ThrowIf(_owner._disposed, _owner);
+        }
     }
 
     private void CheckIndex(int index)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(index, Steps);
     }

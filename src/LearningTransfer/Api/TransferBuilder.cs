@@ -372,7 +372,7 @@ public sealed class TransferBuilder
             }
 
             owns = true;
-            return new LinearTrajectory(linear.Start, linear.End, steps, schedule);
+            return linear.WithSteps(steps, schedule);
         }
 
         if (_source.Count == 2)

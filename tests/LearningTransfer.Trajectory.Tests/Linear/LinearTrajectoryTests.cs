@@ -149,4 +149,35 @@ public sealed class LinearTrajectoryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => trajectory.GetPoint(4));
         Assert.Throws<ArgumentOutOfRangeException>(() => trajectory.GetPoint(-1));
     }
+
+    [Fact]
+    public void WithSteps_SharesEndpoints_PointsEqualAFreshTrajectory_AndDisposingTheOwnerEndsIt()
+    {
+        using var start = TestSets.Random(14);
+        using var end = TestSets.Random(15);
+        var owner = new LinearTrajectory(start, end, 1, TrajectorySchedule.Uniform);
+        using var fresh = new LinearTrajectory(start, end, 6, TrajectorySchedule.Cosine);
+        var resampled = owner.WithSteps(6, TrajectorySchedule.Cosine);
+
+        Assert.Same(owner.Start, resampled.Start);
+        Assert.Same(owner.End, resampled.End);
+        Assert.Equal(fresh.Lambdas, resampled.Lambdas);
+        for (var t = 0; t <= 6; t++)
+        {
+            using var expected = fresh.GetPoint(t);
+            using var actual = resampled.GetPoint(t);
+            TestSets.AssertBitEqual(expected, actual);
+        }
+
+        resampled.Dispose();
+        using (var stillThere = owner.GetPoint(1))
+        {
+            TestSets.AssertBitEqual(end, stillThere);
+        }
+
+        var second = owner.WithSteps(3, TrajectorySchedule.Uniform);
+        owner.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => second.GetPoint(0));
+        Assert.Throws<ObjectDisposedException>(() => owner.WithSteps(2, TrajectorySchedule.Uniform));
+    }
 }
