@@ -83,7 +83,10 @@ public sealed class TransferBuilder
         return this;
     }
 
-    /// <summary>Training data as (input, label) minibatches and a loss of (model output, label). Inputs and labels are moved to the transfer's device.</summary>
+    /// <summary>
+    /// Training data as (input, label) minibatches and a loss of (model output, label). Each drawn batch is copied to the
+    /// transfer's device (once, for the source and every target), so loaders that dispose a batch when they move on work.
+    /// </summary>
     /// <param name="batches">The minibatches, read cyclically; a shuffling loader reshuffles on each pass.</param>
     /// <param name="loss">The loss, for example <c>(output, label) =&gt; nn.functional.cross_entropy(output, label)</c>.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
@@ -92,7 +95,10 @@ public sealed class TransferBuilder
         ArgumentNullException.ThrowIfNull(batches);
         ArgumentNullException.ThrowIfNull(loss);
         _data = new GradientDataFactory(
-            device => GradientData.Create(batches, (nn.Module<Tensor, Tensor> model, (Tensor Input, Tensor Label) b) => loss(model.forward(b.Input.to(device)), b.Label.to(device))),
+            device => GradientData.Create(
+                batches,
+                (nn.Module<Tensor, Tensor> model, (Tensor Input, Tensor Label) b) => loss(model.forward(b.Input), b.Label),
+                b => (b.Input.detach().to(device, copy: true), b.Label.detach().to(device, copy: true))),
             () => batches.Select(b => b.Input).FirstOrDefault());
         return this;
     }
@@ -116,13 +122,18 @@ public sealed class TransferBuilder
     /// <typeparam name="TBatch">The batch type.</typeparam>
     /// <param name="batches">The minibatches, read cyclically.</param>
     /// <param name="loss">Runs the model on a batch and returns the scalar loss; it must move the batch to the model's device.</param>
+    /// <param name="copy">
+    /// Copies a batch as it is drawn (tensors made in it are disposed by the library when the batch is no longer needed).
+    /// Needed when the enumerable disposes a batch when it moves to the next, as TorchSharp's <c>DataLoader</c> does, and
+    /// more than one batch is alive at once (several minibatches per gradient, or BatchNorm refresh). Null uses batches as given.
+    /// </param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    public TransferBuilder WithData<TBatch>(IEnumerable<TBatch> batches, Func<nn.Module<Tensor, Tensor>, TBatch, Tensor> loss)
+    public TransferBuilder WithData<TBatch>(IEnumerable<TBatch> batches, Func<nn.Module<Tensor, Tensor>, TBatch, Tensor> loss, Func<TBatch, TBatch>? copy = null)
         where TBatch : notnull
     {
         ArgumentNullException.ThrowIfNull(batches);
         ArgumentNullException.ThrowIfNull(loss);
-        _data = new GradientDataFactory(_ => GradientData.Create(batches, loss), () => null);
+        _data = new GradientDataFactory(_ => GradientData.Create(batches, loss, copy), () => null);
         return this;
     }
 

@@ -7,21 +7,31 @@ namespace TrajectoryTransfer;
 /// Training minibatches and the loss that turns a model and a minibatch into a scalar: the source of every gradient.
 /// The enumerable is read cyclically (enumerated again when it ends, so a shuffling DataLoader reshuffles).
 /// </summary>
+/// <remarks>
+/// A drawn batch must outlive the reading of later ones: several minibatches per gradient, and BatchNorm refresh batches,
+/// are all read before the source and target gradients use them. Loaders that dispose a batch when they move on (TorchSharp's
+/// <c>DataLoader</c> does) are handled by <c>keep</c>, which copies each batch as it is drawn, into the caller's dispose scope.
+/// </remarks>
 internal sealed class GradientData
 {
     private readonly Func<IEnumerator<object>> _open;
     private readonly Func<nn.Module<Tensor, Tensor>, object, Tensor> _loss;
+    private readonly Func<object, object> _keep;
     private IEnumerator<object>? _current;
 
-    private GradientData(Func<IEnumerator<object>> open, Func<nn.Module<Tensor, Tensor>, object, Tensor> loss)
+    private GradientData(Func<IEnumerator<object>> open, Func<nn.Module<Tensor, Tensor>, object, Tensor> loss, Func<object, object> keep)
     {
         _open = open;
         _loss = loss;
+        _keep = keep;
     }
 
-    public static GradientData Create<TBatch>(IEnumerable<TBatch> batches, Func<nn.Module<Tensor, Tensor>, TBatch, Tensor> loss)
+    public static GradientData Create<TBatch>(IEnumerable<TBatch> batches, Func<nn.Module<Tensor, Tensor>, TBatch, Tensor> loss, Func<TBatch, TBatch>? keep = null)
         where TBatch : notnull =>
-        new(() => batches.Select(b => (object)b).GetEnumerator(), (model, batch) => loss(model, (TBatch)batch));
+        new(
+            () => batches.Select(b => (object)b).GetEnumerator(),
+            (model, batch) => loss(model, (TBatch)batch),
+            keep is null ? b => b : b => keep((TBatch)b));
 
     /// <summary>Reads the first batch to prove the data is not empty; the batch is kept for the first draw.</summary>
     public void EnsureNotEmpty(string paramName)
@@ -73,13 +83,28 @@ internal sealed class GradientData
         var result = new object[count];
         for (var i = 0; i < count; i++)
         {
-            result[i] = Next();
+            result[i] = _keep(Next());
         }
 
         return result;
     }
 
-    public Tensor Loss(nn.Module<Tensor, Tensor> model, object batch) => _loss(model, batch);
+    public Tensor Loss(nn.Module<Tensor, Tensor> model, object batch)
+    {
+        try
+        {
+            return _loss(model, batch);
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("empty handle", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException(
+                "A training batch was disposed while the transfer still needed it. With more than one minibatch per gradient, or "
+                + "with BatchNorm refresh, several batches are read before they are used, and a loader that disposes each batch "
+                + "when it moves on (TorchSharp's DataLoader does) invalidates the earlier ones. Pass a copy function to "
+                + "WithData(batches, loss, copy), or use the (input, label) or DataLoader overloads of WithData, which copy.",
+                e);
+        }
+    }
 
     public void Close()
     {

@@ -199,6 +199,51 @@ public sealed class TransferBehaviourTests(SourceRunFixture source) : IClassFixt
         Assert.False(result.Permutation.IsIdentity);
     }
 
+    [Fact]
+    public void Run_LoaderDisposesEachBatchWhenMovingOn_SeveralBatchesPerGradient_SameResultAsKeptBatches()
+    {
+        // TorchSharp's DataLoader disposes a batch when it yields the next; with 3 batches per gradient the first two
+        // would be dead before the gradients use them unless the library copies each batch as it draws it.
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 23);
+        using var trajectory = Trajectory(2);
+        TransferResult RunWith(IEnumerable<(Tensor, Tensor)> data) => LearningTransfer.Transfer(trajectory, target)
+            .UseFgmt().WithSpec(source.Spec).WithData(data, Training.CrossEntropy).WithGradientBatches(3).Run();
+
+        using var kept = RunWith(TestData.Batches(source.Train, 128, seed: 8, limit: 1280).ToArray());
+        using var disposing = RunWith(DisposingWhenMovingOn(TestData.Batches(source.Train, 128, seed: 8, limit: 1280)));
+
+        Assert.Equal(kept.Permutation, disposing.Permutation);
+        Assert.Equal(kept.History[^1].Objective, disposing.History[^1].Objective, 6);
+    }
+
+    [Fact]
+    public void Run_CustomBatchesDisposedWhenMovingOn_WithoutCopy_SaysWhatToDo_WithCopy_Works()
+    {
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 24);
+        using var trajectory = Trajectory(2);
+        static Tensor Loss(nn.Module<Tensor, Tensor> model, (Tensor Input, Tensor Label) b) => Training.CrossEntropy(model.forward(b.Input), b.Label);
+        IEnumerable<(Tensor Input, Tensor Label)> Data() => DisposingWhenMovingOn(TestData.Batches(source.Train, 128, seed: 9, limit: 1280));
+
+        var error = Assert.Throws<InvalidOperationException>(() => LearningTransfer.Transfer(trajectory, target)
+            .UseFgmt().WithSpec(source.Spec).WithData(Data(), Loss).WithGradientBatches(2).Run());
+        Assert.Contains("copy", error.Message, StringComparison.Ordinal);
+
+        using var result = LearningTransfer.Transfer(trajectory, target)
+            .UseFgmt().WithSpec(source.Spec).WithData(Data(), Loss, copy: b => (b.Input.clone(), b.Label.clone())).WithGradientBatches(2).Run();
+        Assert.False(result.Permutation.IsIdentity);
+    }
+
+    /// <summary>Yields each batch and disposes it when the next is requested, as TorchSharp's DataLoader does.</summary>
+    private static IEnumerable<(Tensor Input, Tensor Label)> DisposingWhenMovingOn(IEnumerable<(Tensor Input, Tensor Label)> batches)
+    {
+        foreach (var (input, label) in batches)
+        {
+            yield return (input, label);
+            input.Dispose();
+            label.Dispose();
+        }
+    }
+
     private static ParameterSet Gradient(nn.Module<Tensor, Tensor> model, (Tensor Input, Tensor Label) batch)
     {
         model.train();
