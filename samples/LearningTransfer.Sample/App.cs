@@ -67,11 +67,11 @@ public static class App
                 + "For the full dataset: apt-get install dataset-fashion-mnist (installs /usr/share/datasets/fashion-mnist), or pass --data DIR with any MNIST-format folder.");
         }
 
-        using var data = ExperimentData.Load(source, settings.TrainLimit, settings.TestLimit, settings.ValidationFraction, settings.Seed, device);
+        using var data = ExperimentData.Load(source, settings.TrainLimit, settings.TestLimit, settings.ValidationFraction, settings.Seed, device, settings.Normalize);
         var factory = new ModelFactory(settings.Model, settings.Width, device);
         var context = new ExperimentContext(settings, ui, factory, device, data);
         var load = loadAverage is { Count: > 0 } ? Inv($", load average {loadAverage[0]:F2}") : string.Empty;
-        ui.Note(Inv($"{source.Name} from {source.Path}: {data.Train.Count} training, {data.Validation.Count} validation, {data.Test.Count} test images."));
+        ui.Note(Inv($"{source.Name} from {source.Path}: {data.Train.Count} training, {data.Validation.Count} validation, {data.Test.Count} test images{(settings.Normalize == "mnist" ? ", inputs normalised with MNIST's constants (0.1307, 0.3081)" : string.Empty)}."));
         ui.Note(Inv($"Model {factory.Name}, {factory.ParameterCount:N0} parameters, on {device}; {torch.get_num_threads()} libtorch threads, {Environment.ProcessorCount} cores{load}."));
 
         using var problem = settings.Scenario == Scenario.Pretrained ? Scenarios.Pretrained(context) : Scenarios.RandomInit(context);

@@ -26,6 +26,7 @@ public sealed class SampleSmokeTests(ITestOutputHelper output) : IDisposable
         var report = RunSample("mlp", ["gmt", "fgmt", "naive", "oracle"], width: 32, testLimit: null);
 
         CheckReport(report, ["gmt", "fgmt", "naive", "oracle"], testCount: 2000);
+        Assert.Equal("none", report.GetProperty("settings").GetProperty("normalize").GetString());
         Assert.Equal("mlp", report.GetProperty("model").GetProperty("kind").GetString());
     }
 
@@ -33,9 +34,10 @@ public sealed class SampleSmokeTests(ITestOutputHelper output) : IDisposable
     public void Run_ConvWithTwoMethods_WritesCompleteReportAndPlots()
     {
         // Narrower than the MLP and on fewer test images: a conv epoch costs about 20 MLP epochs on a CPU.
-        var report = RunSample("conv", ["fgmt", "naive"], width: 8, testLimit: 500);
+        var report = RunSample("conv", ["fgmt", "naive"], width: 8, testLimit: 500, normalize: "mnist");
 
         CheckReport(report, ["fgmt", "naive"], testCount: 500);
+        Assert.Equal("mnist", report.GetProperty("settings").GetProperty("normalize").GetString());
         Assert.Equal("conv", report.GetProperty("model").GetProperty("kind").GetString());
     }
 
@@ -56,7 +58,7 @@ public sealed class SampleSmokeTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private JsonElement RunSample(string model, string[] methods, int width, int? testLimit)
+    private JsonElement RunSample(string model, string[] methods, int width, int? testLimit, string normalize = "none")
     {
         var liveBefore = DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
         var clock = Stopwatch.StartNew();
@@ -64,6 +66,7 @@ public sealed class SampleSmokeTests(ITestOutputHelper output) : IDisposable
         [
             "--data", SubsetPath(), "--train-limit", "1000", "--steps", $"{Steps}", "--epochs", "1", "--fine-tune-epochs", $"{FineTuneEpochs}",
             "--ensemble-members", $"{Members}", "--width", $"{width}", "--model", model, "--methods", string.Join(',', methods), "--out", _out,
+            "--normalize", normalize,
             .. testLimit is { } limit ? new[] { "--test-limit", $"{limit}", "--curve-examples", "200" } : [],
         ]);
         output.WriteLine($"{model}: exit code {code} after {clock.Elapsed.TotalSeconds:F1} s");

@@ -13,7 +13,9 @@ namespace TrajectoryTransfer.Benchmarks.Paper;
 /// Linear(784→4096, no bias) → Linear(4096→10, no bias), no activation; SGD lr 0.01, batch 128, 10 epochs; 6,000 of the
 /// 60,000 training images held out for validation; linear trajectory, T = 10, cosine; one minibatch of 128 per gradient.
 /// For each seed pair (source s, target s+1) it trains the source and (for Oracle) the target, then times GMT, FGMT,
-/// Naive and Oracle and prints best/final validation accuracy before any training and the time split.
+/// Naive and Oracle and prints best/final validation accuracy before any training and the time split. Inputs are
+/// normalised with MNIST's customary constants by default (<c>--normalize mnist</c>; <c>none</c> keeps pixel/255): with
+/// them one epoch reaches the 82 % validation accuracy the authors' runs reached, without them 77 %.
 /// </summary>
 public static class PaperSettingTransfer
 {
@@ -24,10 +26,23 @@ public static class PaperSettingTransfer
         var epochs = int.Parse(Option(args, "--epochs", "10"), CultureInfo.InvariantCulture);
         var methods = Option(args, "--methods", "naive,gmt,fgmt,oracle").Split(',').Select(m => Enum.Parse<TransferMethod>(m, ignoreCase: true)).ToArray();
 
+        var normalize = Option(args, "--normalize", "mnist");
+        var gradientBatches = int.Parse(Option(args, "--gradient-batches", "1"), CultureInfo.InvariantCulture);
         using var all = MnistFormat.Load(data, train: true);
+        switch (normalize)
+        {
+            case "mnist":
+                all.Normalize(MnistFormat.MnistMean, MnistFormat.MnistStd);
+                break;
+            case "none":
+                break;
+            default:
+                throw new ArgumentException($"--normalize must be 'mnist' or 'none', not '{normalize}'.");
+        }
+
         using var train = all.Slice(0, 54000);
         using var validation = all.Slice(54000, 6000);
-        Console.WriteLine($"data {data}: train {train.Count}, validation {validation.Count}; torch threads {torch.get_num_threads()}; OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "(default)"}");
+        Console.WriteLine($"data {data}: train {train.Count}, validation {validation.Count}; inputs {(normalize == "mnist" ? "(x/255 - 0.1307) / 0.3081" : "x/255")}; {gradientBatches} minibatch(es) of 128 per gradient; torch threads {torch.get_num_threads()}; OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "(default)"}");
         Console.WriteLine("| pair | method | best val % (step) | final val % | transfer s | gradients s | similarity s | assignment s | evaluation s | solves |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var seed in pairs)
@@ -46,8 +61,9 @@ public static class PaperSettingTransfer
                 if (method == TransferMethod.Oracle && trained is null)
                 {
                     trained = Model(seed + 1);
-                    Train(trained, train, epochs, seed + 1);
-                    Console.WriteLine($"<!-- target {seed + 1} trained: validation {Accuracy(trained, validation):P2}, after 1 epoch see the authors' table -->");
+                    var firstEpoch = 0.0;
+                    Train(trained, train, epochs, seed + 1, e => firstEpoch = e == 1 ? Accuracy(trained, validation) : firstEpoch);
+                    Console.WriteLine($"<!-- target {seed + 1} trained: validation {Accuracy(trained, validation):P2}, after 1 epoch {firstEpoch:P2} (the authors' table: 82.0 % for 102, 83.9 % for 202) -->");
                 }
 
                 using var target = Model(seed + 1);
@@ -57,7 +73,8 @@ public static class PaperSettingTransfer
                     .WithSpec(target.CreatePermutationSpec())
                     .WithData(DisposingBatches(train, 128, seed + 7), (o, l) => nn.functional.cross_entropy(o, l))
                     .WithValidation(m => Accuracy(m, validation))
-                    .WithSeed(seed);
+                    .WithSeed(seed)
+                    .WithGradientBatches(gradientBatches);
                 if (method == TransferMethod.Oracle)
                 {
                     builder = builder.WithTrainedTargets(trained!);
@@ -82,7 +99,7 @@ public static class PaperSettingTransfer
         return new Mlp(784, [4096], 10, new MlpOptions { Bias = false, Activation = MlpActivation.None });
     }
 
-    private static void Train(nn.Module<Tensor, Tensor> model, MnistSplit train, int epochs, int seed)
+    private static void Train(nn.Module<Tensor, Tensor> model, MnistSplit train, int epochs, int seed, Action<int>? afterEpoch = null)
     {
         model.train();
         using var optimizer = torch.optim.SGD(model.parameters(), 0.01);
@@ -97,6 +114,8 @@ public static class PaperSettingTransfer
                 nn.functional.cross_entropy(model.forward(input), label).backward();
                 optimizer.step();
             }
+
+            afterEpoch?.Invoke(epoch + 1);
         }
     }
 

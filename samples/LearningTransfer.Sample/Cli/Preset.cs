@@ -45,6 +45,12 @@ public sealed record Preset
     /// <summary>Fraction of the training examples held out for validation. The default is 0.1.</summary>
     public double ValidationFraction { get; init; } = 0.1;
 
+    /// <summary>
+    /// Input normalisation: <c>none</c> (pixel/255) or <c>mnist</c> ((pixel/255 − 0.1307) / 0.3081, the customary MNIST
+    /// constants). The default is none; the paper preset uses mnist.
+    /// </summary>
+    public string Normalize { get; init; } = "none";
+
     /// <summary>Points α on each mode-connectivity line. The default is 11.</summary>
     public int CurvePoints { get; init; } = 11;
 
@@ -81,7 +87,8 @@ public sealed record Preset
     /// <summary>
     /// The paper authors' MNIST setting on this data: linear MLP of width 4096, 10 epochs of SGD at lr 0.01, batch 128,
     /// T = 10 cosine steps with one minibatch per gradient, 3 fine-tuning epochs at lr 0.01; all 60,000 training images
-    /// with 6,000 held out for validation.
+    /// with 6,000 held out for validation; inputs normalised with MNIST's constants (with them one epoch reaches the 82 %
+    /// validation accuracy the authors' runs reached on this data, without them 77 %).
     /// </summary>
     public static Preset Paper { get; } = new()
     {
@@ -92,6 +99,7 @@ public sealed record Preset
         FineTuneEpochs = 3,
         TrainLimit = null,
         CurveExamples = null,
+        Normalize = "mnist",
     };
 
     /// <summary>The model a preset uses when <c>--model</c> is not given: mlp for quick, linear-mlp (the authors') for paper.</summary>

@@ -24,6 +24,7 @@ public sealed class SampleCommand
     private readonly Option<int?> _trainLimit = Positive("--train-limit", "Use at most this many training examples, validation included (quick 12000, 6000 for conv; paper all).");
     private readonly Option<int?> _testLimit = Positive("--test-limit", "Use at most this many test examples (default all; 2000 for conv with --preset quick).");
     private readonly Option<double?> _validationFraction = PositiveReal("--validation-fraction", "Fraction of the training examples held out for validation (default 0.1).");
+    private readonly Option<string?> _normalize = Choice("--normalize", "Input normalisation: none (pixel/255) or mnist ((pixel/255 - 0.1307) / 0.3081). Default: none; mnist with --preset paper.", ["none", "mnist"]);
     private readonly Option<int> _seed = new("--seed") { Description = "Seeds initializations, data order and matching.", DefaultValueFactory = _ => 1 };
     private readonly Option<string> _device = new("--device") { Description = "cpu, cuda or cuda:N. Every model and tensor is created there.", DefaultValueFactory = _ => "cpu" };
     private readonly Option<string?> _data = new("--data") { Description = "An MNIST-format folder (28x28, 10 classes). Default: /usr/share/datasets/fashion-mnist if installed, else the embedded 6k/2k subset." };
@@ -44,7 +45,7 @@ public sealed class SampleCommand
         Option[] options =
         [
             _preset, _model, _scenario, _methods, _steps, _schedule, _trajectory, _gradientBatches, _batchSize, _lr, _fineTuneLr,
-            _epochs, _fineTuneEpochs, _width, _ensemble, _trainLimit, _testLimit, _validationFraction, _seed, _device, _data, _out,
+            _epochs, _fineTuneEpochs, _width, _ensemble, _trainLimit, _testLimit, _validationFraction, _normalize, _seed, _device, _data, _out,
             _curvePoints, _curveExamples, _threads,
         ];
         foreach (var option in options)
@@ -103,6 +104,7 @@ public sealed class SampleCommand
             EnsembleMembers = parse.GetValue(_ensemble) ?? preset.EnsembleMembers,
             TrainLimit = parse.GetValue(_trainLimit) ?? preset.TrainLimit,
             ValidationFraction = parse.GetValue(_validationFraction) ?? preset.ValidationFraction,
+            Normalize = parse.GetValue(_normalize)?.ToLowerInvariant() ?? preset.Normalize,
             Seed = parse.GetValue(_seed),
             Device = parse.GetValue(_device)!,
             DataDirectory = parse.GetValue(_data),

@@ -60,6 +60,9 @@ public sealed record SampleSettings
     /// <summary>Fraction of the training examples held out for validation.</summary>
     public required double ValidationFraction { get; init; }
 
+    /// <summary>Input normalisation: <c>none</c> or <c>mnist</c>.</summary>
+    public string Normalize { get; init; } = "none";
+
     /// <summary>Seeds initializations, data order and matching.</summary>
     public required int Seed { get; init; }
 

@@ -40,13 +40,25 @@ public sealed class ExperimentData : IDisposable
     /// <param name="validationFraction">The held-out fraction.</param>
     /// <param name="seed">Seeds the shuffle.</param>
     /// <param name="device">Where the tensors go.</param>
-    public static ExperimentData Load(DataSource source, int? trainLimit, int? testLimit, double validationFraction, int seed, Device device)
+    /// <param name="normalize"><c>none</c> keeps pixel/255; <c>mnist</c> applies (x − 0.1307) / 0.3081 to every split.</param>
+    /// <exception cref="ArgumentException"><paramref name="normalize"/> is neither.</exception>
+    public static ExperimentData Load(DataSource source, int? trainLimit, int? testLimit, double validationFraction, int seed, Device device, string normalize = "none")
     {
+        if (normalize is not ("none" or "mnist"))
+        {
+            throw new ArgumentException($"Normalisation must be 'none' or 'mnist', not '{normalize}'.", nameof(normalize));
+        }
+
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(device);
         using var scope = torch.NewDisposeScope();
         var fullTrain = MnistFormat.Load(source.Path, train: true);
         var test = MnistFormat.Load(source.Path, train: false);
+        if (normalize == "mnist")
+        {
+            fullTrain.Normalize(MnistFormat.MnistMean, MnistFormat.MnistStd);
+            test.Normalize(MnistFormat.MnistMean, MnistFormat.MnistStd);
+        }
         var order = Enumerable.Range(0, fullTrain.Count).Select(i => (long)i).ToArray();
         new Random(seed).Shuffle(order);
         var pool = Math.Min(order.Length, trainLimit ?? int.MaxValue);

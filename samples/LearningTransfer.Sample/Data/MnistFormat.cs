@@ -22,6 +22,21 @@ public sealed record MnistSplit(Tensor Images, Tensor Labels) : IDisposable
     /// <param name="count">Rows.</param>
     public MnistSplit Slice(long start, long count) => new(Images.narrow(0, start, count).clone(), Labels.narrow(0, start, count).clone());
 
+    /// <summary>Normalises the images in place to (x − mean) / std, as torchvision's <c>Normalize</c> does; returns this split.</summary>
+    /// <param name="mean">The mean to subtract (MNIST's customary 0.1307: see <see cref="MnistFormat.MnistMean"/>).</param>
+    /// <param name="std">The standard deviation to divide by; positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="std"/> is not positive and finite.</exception>
+    public MnistSplit Normalize(double mean, double std)
+    {
+        if (!(std > 0) || !double.IsFinite(std) || !double.IsFinite(mean))
+        {
+            throw new ArgumentOutOfRangeException(nameof(std), $"Normalisation needs a finite mean and a positive finite std; got mean {mean}, std {std}.");
+        }
+
+        Images.sub_(mean).div_(std);
+        return this;
+    }
+
     /// <summary>Disposes the tensors.</summary>
     public void Dispose()
     {
@@ -41,6 +56,12 @@ public sealed record MnistSplit(Tensor Images, Tensor Labels) : IDisposable
 /// </remarks>
 public static class MnistFormat
 {
+    /// <summary>The mean pixel (in [0, 1]) of MNIST's training set, the constant of the customary MNIST input normalisation.</summary>
+    public const double MnistMean = 0.1307;
+
+    /// <summary>The pixel standard deviation of MNIST's training set, the other constant of that normalisation.</summary>
+    public const double MnistStd = 0.3081;
+
     private const int ImagesMagic = 0x00000803;
     private const int LabelsMagic = 0x00000801;
 

@@ -62,6 +62,7 @@ public sealed record ModelReport(string Name, long Parameters, string Kind, int 
 /// <param name="TrainLimit">Training examples cap before the validation split (null: none).</param>
 /// <param name="ValidationFraction">Held-out fraction.</param>
 /// <param name="Device">The TorchSharp device.</param>
+/// <param name="Normalize">Input normalisation: none (pixel/255) or mnist ((pixel/255 − 0.1307) / 0.3081).</param>
 public sealed record SettingsReport(
     int Steps,
     string Schedule,
@@ -78,7 +79,8 @@ public sealed record SettingsReport(
     int EnsembleMembers,
     int? TrainLimit,
     double ValidationFraction,
-    string Device);
+    string Device,
+    string Normalize);
 
 /// <summary>The source run.</summary>
 /// <param name="TestAccuracy">Test accuracy of the source's final parameters.</param>

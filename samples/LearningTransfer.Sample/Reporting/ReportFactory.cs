@@ -29,7 +29,7 @@ public static class ReportFactory
             new SettingsReport(
                 s.Steps, s.Schedule, s.GradientBatches, s.BatchSize, s.Epochs, s.FineTuneEpochs, s.Seed, s.Preset,
                 s.Trajectory == TrajectoryKind.Linear ? "linear" : "recorded", s.LearningRate, s.FineTuneLearningRate,
-                s.Methods.Select(Choices.Key).ToArray(), s.EnsembleMembers, s.TrainLimit, s.ValidationFraction, context.Device.ToString()),
+                s.Methods.Select(Choices.Key).ToArray(), s.EnsembleMembers, s.TrainLimit, s.ValidationFraction, context.Device.ToString(), s.Normalize),
             new SourceReport(problem.SourceTestAccuracy, problem.SourceTrainSeconds, problem.SourceValidationAccuracy, problem.Recorded.Count, problem.PretrainSeconds, problem.PretrainedTestAccuracy),
             new ScratchReport(results.Scratch.TestAccuracyByEpoch, results.Scratch.SecondsPerEpoch, results.ScratchInitialAccuracy, results.ScratchShared),
             results.Methods.ToDictionary(m => Choices.Key(m.Method), Method),
