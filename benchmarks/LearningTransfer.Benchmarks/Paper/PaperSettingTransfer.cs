@@ -28,6 +28,7 @@ public static class PaperSettingTransfer
 
         var normalize = Option(args, "--normalize", "mnist");
         var gradientBatches = int.Parse(Option(args, "--gradient-batches", "1"), CultureInfo.InvariantCulture);
+        var normalizePairs = args.Contains("--normalize-pairs");
         using var all = MnistFormat.Load(data, train: true);
         switch (normalize)
         {
@@ -42,7 +43,7 @@ public static class PaperSettingTransfer
 
         using var train = all.Slice(0, 54000);
         using var validation = all.Slice(54000, 6000);
-        Console.WriteLine($"data {data}: train {train.Count}, validation {validation.Count}; inputs {(normalize == "mnist" ? "(x/255 - 0.1307) / 0.3081" : "x/255")}; {gradientBatches} minibatch(es) of 128 per gradient; torch threads {torch.get_num_threads()}; OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "(default)"}");
+        Console.WriteLine($"data {data}: train {train.Count}, validation {validation.Count}; inputs {(normalize == "mnist" ? "(x/255 - 0.1307) / 0.3081" : "x/255")}; {gradientBatches} minibatch(es) of 128 per gradient{(normalizePairs ? "; each gradient pair's term divided by its norms" : string.Empty)}; torch threads {torch.get_num_threads()}; OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "(default)"}");
         Console.WriteLine("| pair | method | best val % (step) | final val % | transfer s | gradients s | similarity s | assignment s | evaluation s | solves |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var seed in pairs)
@@ -75,6 +76,11 @@ public static class PaperSettingTransfer
                     .WithValidation(m => Accuracy(m, validation))
                     .WithSeed(seed)
                     .WithGradientBatches(gradientBatches);
+                if (normalizePairs)
+                {
+                    builder = builder.WithMatchingOptions(new WeightMatchingOptions { Normalize = true });
+                }
+
                 if (method == TransferMethod.Oracle)
                 {
                     builder = builder.WithTrainedTargets(trained!);
