@@ -50,6 +50,21 @@ public sealed class SampleSmokeTests(ITestOutputHelper output) : IDisposable
         Assert.False(File.Exists(Path.Combine(_out, "report.json")), text);
     }
 
+    [Fact]
+    public void Run_CudaOnTheCpuBuild_FailsWithAMessage()
+    {
+        if (torch.cuda.is_available())
+        {
+            return; // a CUDA build of libtorch would run it
+        }
+
+        var (code, text) = Invoke(["--data", SubsetPath(), "--device", "cuda", "--out", _out]);
+
+        Assert.Equal(2, code);
+        Assert.Contains("CUDA is not available", text, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_out, "report.json")), text);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_out))

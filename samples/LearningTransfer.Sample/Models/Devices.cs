@@ -13,23 +13,20 @@ public static class Devices
     public static Device Resolve(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        Device device;
-        try
-        {
-            device = torch.device(name);
-        }
-        catch (Exception e) when (e is ArgumentException or FormatException or NotSupportedException)
-        {
-            throw new SettingsException($"--device {name}: not a device name; use cpu, cuda or cuda:N.", e);
-        }
-
-        if (device.type == DeviceType.CUDA && !torch.cuda.is_available())
+        if (name.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) && !torch.cuda.is_available())
         {
             throw new SettingsException(
                 $"--device {name}: CUDA is not available. This sample references the CPU build of libtorch (libtorch-cpu-linux-x64); "
-                + "for a GPU, reference a CUDA build of libtorch (e.g. libtorch-cuda-12.x-linux-x64) in the sample's project instead.");
+                + "for a GPU, reference a CUDA build of libtorch (e.g. libtorch-cuda-12.8-linux-x64) in the sample's project instead.");
         }
 
-        return device;
+        try
+        {
+            return torch.device(name);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or NotSupportedException)
+        {
+            throw new SettingsException($"--device {name}: {e.Message.Split('\n')[0]} Use cpu, cuda or cuda:N.", e);
+        }
     }
 }
