@@ -155,3 +155,31 @@ public abstract class AssignmentSolverContractTests
         Assert.ThrowsAny<OperationCanceledException>(() => CreateSolver().SolveMaximum(s, 20, default, cts.Token));
     }
 }
+
+/// <summary>The contract, plus small problems solved through the solver's scalar (non-SIMD) kernels.</summary>
+public abstract class VectorizedSolverContractTests : AssignmentSolverContractTests
+{
+    /// <summary>The solver with its SIMD kernels turned off.</summary>
+    protected abstract IAssignmentSolver CreateScalarSolver();
+
+    [Theory]
+    [InlineData(ProblemKind.Uniform)]
+    [InlineData(ProblemKind.SmallIntegers)]
+    [InlineData(ProblemKind.LowRank)]
+    [InlineData(ProblemKind.PlantedNoisy)]
+    public void SolveMaximum_ScalarKernelsOnSmallProblems_MatchesBruteForceObjective(ProblemKind kind)
+    {
+        var solver = CreateScalarSolver();
+        for (var n = 1; n <= 8; n++)
+        {
+            for (var seed = 0; seed < 4; seed++)
+            {
+                var s = AssignmentProblems.Create(kind, n, (77 * n) + seed);
+
+                var result = solver.SolveMaximum(s, n);
+
+                Assert.Equal(AssignmentProblems.BruteForceMaximum(s, n), AssignmentSolvers.Objective(s, n, result), AssignmentProblems.Tolerance(s, n, 1e-12));
+            }
+        }
+    }
+}

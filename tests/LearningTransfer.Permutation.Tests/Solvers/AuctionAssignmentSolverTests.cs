@@ -1,11 +1,13 @@
 namespace TrajectoryTransfer.Permutations.Tests.Solvers;
 
-public sealed class AuctionAssignmentSolverTests : AssignmentSolverContractTests
+public sealed class AuctionAssignmentSolverTests : VectorizedSolverContractTests
 {
     // Exact up to double rounding: the Jonker–Volgenant finish removes the auction's ε.
     protected override double RelativeTolerance => 1e-12;
 
     protected override IAssignmentSolver CreateSolver() => new AuctionAssignmentSolver();
+
+    protected override IAssignmentSolver CreateScalarSolver() => new AuctionAssignmentSolver(vectorized: false);
 
     public static TheoryData<ProblemKind> MediumKinds => new()
     {
@@ -16,27 +18,6 @@ public sealed class AuctionAssignmentSolverTests : AssignmentSolverContractTests
     public void Name_IsAuctionJv()
     {
         Assert.Equal("auction-jv", CreateSolver().Name);
-    }
-
-    [Theory]
-    [InlineData(ProblemKind.Uniform)]
-    [InlineData(ProblemKind.SmallIntegers)]
-    [InlineData(ProblemKind.LowRank)]
-    [InlineData(ProblemKind.PlantedNoisy)]
-    public void SolveMaximum_ScalarKernelsOnSmallProblems_MatchesBruteForceObjective(ProblemKind kind)
-    {
-        var solver = new AuctionAssignmentSolver(vectorized: false);
-        for (var n = 1; n <= 8; n++)
-        {
-            for (var seed = 0; seed < 4; seed++)
-            {
-                var s = AssignmentProblems.Create(kind, n, (77 * n) + seed);
-
-                var result = solver.SolveMaximum(s, n);
-
-                Assert.Equal(AssignmentProblems.BruteForceMaximum(s, n), AssignmentSolvers.Objective(s, n, result), AssignmentProblems.Tolerance(s, n, 1e-12));
-            }
-        }
     }
 
     [Theory]

@@ -1,11 +1,13 @@
 namespace TrajectoryTransfer.Permutations.Tests.Solvers;
 
-public sealed class JonkerVolgenantSolverTests : AssignmentSolverContractTests
+public sealed class JonkerVolgenantSolverTests : VectorizedSolverContractTests
 {
     // Exact up to double rounding.
     protected override double RelativeTolerance => 1e-12;
 
     protected override IAssignmentSolver CreateSolver() => new JonkerVolgenantSolver();
+
+    protected override IAssignmentSolver CreateScalarSolver() => new JonkerVolgenantSolver(vectorized: false);
 
     public static TheoryData<ProblemKind> MediumKinds => new()
     {
@@ -16,27 +18,6 @@ public sealed class JonkerVolgenantSolverTests : AssignmentSolverContractTests
     public void Name_IsJonkerVolgenant()
     {
         Assert.Equal("jonker-volgenant", CreateSolver().Name);
-    }
-
-    [Theory]
-    [InlineData(ProblemKind.Uniform)]
-    [InlineData(ProblemKind.SmallIntegers)]
-    [InlineData(ProblemKind.LowRank)]
-    [InlineData(ProblemKind.PlantedNoisy)]
-    public void SolveMaximum_ScalarKernelsOnSmallProblems_MatchesBruteForceObjective(ProblemKind kind)
-    {
-        var solver = new JonkerVolgenantSolver(vectorized: false);
-        for (var n = 1; n <= 8; n++)
-        {
-            for (var seed = 0; seed < 4; seed++)
-            {
-                var s = AssignmentProblems.Create(kind, n, (77 * n) + seed);
-
-                var result = solver.SolveMaximum(s, n);
-
-                Assert.Equal(AssignmentProblems.BruteForceMaximum(s, n), AssignmentSolvers.Objective(s, n, result), AssignmentProblems.Tolerance(s, n, 1e-12));
-            }
-        }
     }
 
     [Theory]
