@@ -21,11 +21,7 @@ public static class Evaluator
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(split);
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        var wasTraining = model.training;
-        model.eval();
-        try
+        return InEvalMode(model, () =>
         {
             long correct = 0;
             double loss = 0;
@@ -40,11 +36,7 @@ public static class Evaluator
             }
 
             return ((double)correct / split.Count, loss / split.Count);
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
+        });
     }
 
     /// <summary>Softmax probabilities [N, classes] for every example (the caller owns the tensor).</summary>
@@ -54,11 +46,7 @@ public static class Evaluator
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(split);
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        var wasTraining = model.training;
-        model.eval();
-        try
+        return InEvalMode(model, () =>
         {
             var parts = new List<Tensor>();
             for (long start = 0; start < split.Count; start += Chunk)
@@ -68,11 +56,7 @@ public static class Evaluator
             }
 
             return torch.cat(parts, 0).MoveToOuterDisposeScope();
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
+        });
     }
 
     /// <summary>Accuracy of the arg-max of <paramref name="probabilities"/> against the split's labels.</summary>
@@ -84,5 +68,22 @@ public static class Evaluator
         ArgumentNullException.ThrowIfNull(split);
         using var scope = torch.NewDisposeScope();
         return probabilities.argmax(1).eq(split.Labels).sum().ToInt64() / (double)split.Count;
+    }
+
+    /// <summary>Runs <paramref name="body"/> in a dispose scope, without gradients and in eval mode, then restores the module's mode.</summary>
+    private static T InEvalMode<T>(nn.Module<Tensor, Tensor> model, Func<T> body)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            return body();
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
     }
 }
