@@ -294,7 +294,7 @@ public static class PermutationSpecInference
             PermutationSpecs.AddChain(builder, layout, layers.Select(l => new ChainLayer(l.Name, l.Norms)).ToArray(), leading, nameof(model));
             return builder.Build(layout);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or PermutationSpecException)
         {
             var source = traced ? "in the order they ran" : "in the order they were registered (forward hooks did not see every layer run)";
             throw NotAChain(model, $"taken {source}, its layers {string.Join(" → ", layers.Select(l => $"'{DisplayName(l.Name)}'"))} do not chain: {e.Message}", e);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using TorchSharp;
+using TrajectoryTransfer.Internal;
 using static TorchSharp.torch;
 
 namespace TrajectoryTransfer.Permutations;

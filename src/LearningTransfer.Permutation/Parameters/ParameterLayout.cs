@@ -101,24 +101,38 @@ public sealed class ParameterLayout : IEquatable<ParameterLayout>
     /// <param name="other">The layout to compare with.</param>
     /// <param name="ignoreDType">Whether element types may differ.</param>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
-    public string? FirstDifference(ParameterLayout other, bool ignoreDType = false)
+    public string? FirstDifference(ParameterLayout other, bool ignoreDType = false) => FirstDifference(other, "this layout", "the other", ignoreDType);
+
+    /// <summary>
+    /// Describes the first difference to <paramref name="other"/>, naming both sides (for example "the source trajectory"
+    /// and "the new model"): a tensor only one side has, a shape or an element type. Returns <see langword="null"/> when the
+    /// layouts are equal (order aside).
+    /// </summary>
+    /// <param name="other">The layout to compare with.</param>
+    /// <param name="thisSide">What this layout belongs to, as the message should name it.</param>
+    /// <param name="otherSide">What <paramref name="other"/> belongs to.</param>
+    /// <param name="ignoreDType">Whether element types may differ.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public string? FirstDifference(ParameterLayout other, string thisSide, string otherSide, bool ignoreDType = false)
     {
         ArgumentNullException.ThrowIfNull(other);
+        ArgumentNullException.ThrowIfNull(thisSide);
+        ArgumentNullException.ThrowIfNull(otherSide);
         foreach (var e in _entries)
         {
             if (!other._byName.TryGetValue(e.Name, out var o))
             {
-                return $"'{e.Name}' {FormatShape(e.Shape)} is missing from the other";
+                return $"'{e.Name}' {FormatShape(e.Shape)} is in {thisSide} but not in {otherSide}";
             }
 
             if (!e.Shape.SequenceEqual(o.Shape))
             {
-                return $"'{e.Name}' has shape {FormatShape(e.Shape)} here and {FormatShape(o.Shape)} in the other";
+                return $"'{e.Name}' has shape {FormatShape(e.Shape)} in {thisSide} and {FormatShape(o.Shape)} in {otherSide}";
             }
 
             if (!ignoreDType && e.DType != o.DType)
             {
-                return $"'{e.Name}' has element type {e.DType} here and {o.DType} in the other";
+                return $"'{e.Name}' has element type {e.DType} in {thisSide} and {o.DType} in {otherSide}";
             }
         }
 
@@ -126,7 +140,7 @@ public sealed class ParameterLayout : IEquatable<ParameterLayout>
         {
             if (!_byName.ContainsKey(o.Name))
             {
-                return $"'{o.Name}' {FormatShape(o.Shape)} is only in the other";
+                return $"'{o.Name}' {FormatShape(o.Shape)} is in {otherSide} but not in {thisSide}";
             }
         }
 

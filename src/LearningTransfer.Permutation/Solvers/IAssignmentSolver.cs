@@ -25,7 +25,7 @@ public interface IAssignmentSolver
 }
 
 /// <summary>Thrown when an assignment solver cannot return an optimal assignment.</summary>
-public sealed class AssignmentSolverException : Exception
+public sealed class AssignmentSolverException : PermutationException
 {
     /// <summary>Creates the exception.</summary>
     public AssignmentSolverException()

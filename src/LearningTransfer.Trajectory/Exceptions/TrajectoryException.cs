@@ -91,7 +91,7 @@ public sealed class TrajectoryArchitectureMismatchException : TrajectoryExceptio
     }
 
     /// <summary>Creates the exception for a difference found while reading or writing <paramref name="filePath"/>.</summary>
-    /// <param name="difference">The first difference, as <see cref="TrajectoryTransfer.Permutations.ParameterLayout.FirstDifference"/> words it.</param>
+    /// <param name="difference">The first difference, as <see cref="TrajectoryTransfer.Permutations.ParameterLayout.FirstDifference(TrajectoryTransfer.Permutations.ParameterLayout, bool)"/> words it.</param>
     /// <param name="filePath">The file involved, or <see langword="null"/>.</param>
     /// <param name="context">What was being done, such as "Appending to the store".</param>
     public TrajectoryArchitectureMismatchException(string difference, string? filePath, string context)

@@ -39,7 +39,7 @@ internal static class TensorOps
     }
 
     /// <summary>Whether two devices are the same (Device has reference equality).</summary>
-    public static bool SameDevice(Device a, Device b) => a.type == b.type && (a.index == b.index || (a.index < 0 && b.index <= 0) || (b.index < 0 && a.index <= 0));
+    public static bool SameDevice(Device a, Device b) => TrajectoryTransfer.Internal.Devices.Same(a, b);
 
     /// <summary>Interpolates two sets name by name into a new set on <paramref name="device"/> (or the start's device).</summary>
     public static ParameterSet Interpolate(ParameterSet start, ParameterSet end, double lambda, Device? device) =>

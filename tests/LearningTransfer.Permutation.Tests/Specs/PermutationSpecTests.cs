@@ -109,4 +109,12 @@ public sealed class PermutationSpecTests
 
         spec.Validate(layout, requireAllPresent: false);
     }
+
+    [Fact]
+    public void Exceptions_OfThePackage_ShareOneRoot()
+    {
+        Assert.IsAssignableFrom<PermutationException>(new PermutationSpecException("spec", "model"));
+        Assert.IsAssignableFrom<PermutationException>(new AssignmentSolverException("solver"));
+        Assert.Equal("model", new PermutationSpecException("spec", "model").ParamName);
+    }
 }

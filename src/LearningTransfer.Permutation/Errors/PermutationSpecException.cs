@@ -2,10 +2,10 @@ namespace TrajectoryTransfer.Permutations;
 
 /// <summary>
 /// Thrown when a permutation spec does not fit a model or a parameter set: a parameter it names is missing, a tensor it
-/// does not cover is present, an axis size disagrees with its group, or the spec itself is inconsistent.
-/// The message names the parameter, the axis, the size seen and the size expected.
+/// does not cover is present, an axis size disagrees with its group, or the spec itself is inconsistent; also when a spec
+/// cannot be inferred. The message names the parameter, the axis, the size seen and the size expected.
 /// </summary>
-public sealed class PermutationSpecException : ArgumentException
+public sealed class PermutationSpecException : PermutationException
 {
     /// <summary>Creates the exception.</summary>
     public PermutationSpecException()
@@ -23,8 +23,9 @@ public sealed class PermutationSpecException : ArgumentException
     /// <param name="message">What does not fit.</param>
     /// <param name="paramName">The argument that did not fit.</param>
     public PermutationSpecException(string message, string? paramName)
-        : base(message, paramName)
+        : base(paramName is null ? message : $"{message} (Parameter '{paramName}')")
     {
+        ParamName = paramName;
     }
 
     /// <summary>Creates the exception with a message and the cause.</summary>
@@ -34,4 +35,7 @@ public sealed class PermutationSpecException : ArgumentException
         : base(message, innerException)
     {
     }
+
+    /// <summary>The argument that did not fit (the model, the spec, a parameter set), when known.</summary>
+    public string? ParamName { get; }
 }
