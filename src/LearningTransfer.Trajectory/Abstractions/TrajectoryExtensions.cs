@@ -4,13 +4,10 @@ using static TorchSharp.torch;
 
 namespace TrajectoryTransfer.Trajectories;
 
-/// <summary>Operations every trajectory supports.</summary>
+/// <summary>Operations every trajectory supports, callable on concrete trajectory types too.</summary>
 public static class TrajectoryExtensions
 {
-    /// <summary>
-    /// Returns θ^t − θ^0 as a new set the caller owns (what GMT transfers). A <see cref="LinearTrajectory"/> computes it
-    /// from its endpoints without forming θ^t; other trajectories read points t and 0.
-    /// </summary>
+    /// <summary>Returns θ^t − θ^0 as a new set the caller owns (see <see cref="ITrajectory.GetDisplacement"/>).</summary>
     /// <param name="trajectory">The trajectory.</param>
     /// <param name="index">The point t.</param>
     /// <param name="device">Where to compute and return it; <see langword="null"/> means where the trajectory keeps its points.</param>
@@ -19,18 +16,7 @@ public static class TrajectoryExtensions
     public static ParameterSet GetDisplacement(this ITrajectory trajectory, int index, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(trajectory);
-        if (trajectory is LinearTrajectory linear)
-        {
-            return linear.GetDisplacement(index, device);
-        }
-
-        ArgumentOutOfRangeException.ThrowIfNegative(index);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, trajectory.Count);
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        using var point = trajectory.GetPoint(index, device);
-        using var start = trajectory.GetPoint(0, device);
-        return new ParameterSet(point.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.sub(start[kv.Key])))).MoveToOuterDisposeScope();
+        return trajectory.GetDisplacement(index, device);
     }
 
     /// <summary>

@@ -138,6 +138,12 @@ public sealed class LinearTrajectory : ITrajectory, IDisposable
     public ParameterSet GetPoint(int index, Device? device = null)
     {
         CheckIndex(index);
+        if (index == 0)
+        {
+            // Exactly the start, even where the end holds NaN or infinity (0 · NaN would be NaN).
+            return TensorOps.CopyTo(Start, device);
+        }
+
         using var scope = torch.NewDisposeScope();
         return TensorOps.Interpolate(Start, End, _lambdas[index], device).MoveToOuterDisposeScope();
     }
@@ -154,6 +160,35 @@ public sealed class LinearTrajectory : ITrajectory, IDisposable
         CheckIndex(index);
         using var scope = torch.NewDisposeScope();
         return TensorOps.Displacement(Start, End, _lambdas[index], device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Always <see langword="true"/>: a displacement is λ_t (θ^* − θ^0), computed from the endpoints.</summary>
+    public bool HasCheapDisplacement => true;
+
+    /// <summary>λ_t: where point t lies on the line from the start (0) to the end (1).</summary>
+    /// <param name="index">The step t, from 0 to T.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside 0 … T.</exception>
+    /// <exception cref="ObjectDisposedException">The trajectory was disposed.</exception>
+    public double Position(int index)
+    {
+        CheckIndex(index);
+        return _lambdas[index];
+    }
+
+    /// <summary>
+    /// The same line with <paramref name="steps"/> steps by <paramref name="schedule"/>: this trajectory when both are
+    /// already its own, otherwise <see cref="WithSteps"/> (sharing the endpoints).
+    /// </summary>
+    /// <param name="steps">T, at least 1.</param>
+    /// <param name="schedule">The schedule of λ.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="schedule"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is less than 1.</exception>
+    /// <exception cref="ObjectDisposedException">This trajectory was disposed.</exception>
+    public ITrajectory Resample(int steps, TrajectorySchedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        ThrowIfDisposed();
+        return steps == Steps && schedule.Equals(Schedule) ? this : WithSteps(steps, schedule);
     }
 
     /// <summary>Disposes the two endpoint copies (a trajectory made by <see cref="WithSteps"/> shares them and releases nothing).</summary>
