@@ -1,4 +1,5 @@
 using TorchSharp;
+using TrajectoryTransfer.Internal;
 using TrajectoryTransfer.Permutations;
 using TrajectoryTransfer.Trajectories;
 using static TorchSharp.torch;
@@ -66,7 +67,7 @@ public static class LearningTransfer
 
     /// <summary>
     /// Starts a transfer of the linear trajectory from <paramref name="sourceInit"/> to <paramref name="sourceTrained"/> (only the
-    /// two ends are kept; T and the schedule come from the builder, 10 cosine steps by default) onto <paramref name="newInit"/>.
+    /// two ends are kept; 10 cosine steps unless WithSteps says otherwise) onto <paramref name="newInit"/>.
     /// </summary>
     /// <param name="sourceInit">The source network at its initialization θ₁⁰ (copied).</param>
     /// <param name="sourceTrained">The source network after training θ₁* (copied).</param>
@@ -77,8 +78,8 @@ public static class LearningTransfer
         ArgumentNullException.ThrowIfNull(sourceInit);
         ArgumentNullException.ThrowIfNull(sourceTrained);
         ArgumentNullException.ThrowIfNull(newInit);
-        var linear = LinearTrajectory.FromModules(sourceInit, sourceTrained, 1, TrajectorySchedule.Uniform);
-        return new TransferBuilder(linear, [TransferTarget.Of(newInit)], ownsSource: true);
+        var linear = LinearTrajectory.FromModules(sourceInit, sourceTrained, 10, TrajectorySchedule.Cosine);
+        return new TransferBuilder(linear, [TransferTarget.Of(newInit)]);
     }
 }
 
@@ -92,7 +93,7 @@ internal sealed record TransferTarget(nn.Module<Tensor, Tensor>? Module, Paramet
     public ParameterLayout Layout => Module is not null ? ParameterLayout.Of(Module) : Parameters!.Layout;
 
     public Device Device => Module is not null
-        ? Module.parameters().FirstOrDefault()?.device ?? torch.CPU
+        ? Devices.Of(Module)
         : Parameters!.Values.FirstOrDefault()?.device ?? torch.CPU;
 
     public ParameterSet Snapshot(Device device) => Module is not null

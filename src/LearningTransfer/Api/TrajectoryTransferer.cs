@@ -12,6 +12,7 @@ namespace TrajectoryTransfer;
 public sealed class TrajectoryTransferer : IDisposable
 {
     private readonly ITrajectory _trajectory;
+    private readonly TransferStrategy _strategy;
     private readonly TransferTarget[] _targets;
     private readonly nn.Module<Tensor, Tensor> _model;
     private readonly Device _device;
@@ -23,6 +24,7 @@ public sealed class TrajectoryTransferer : IDisposable
     internal TrajectoryTransferer(
         ITrajectory trajectory,
         bool ownsTrajectory,
+        TransferStrategy strategy,
         TransferTarget[] targets,
         nn.Module<Tensor, Tensor> model,
         Device device,
@@ -34,6 +36,7 @@ public sealed class TrajectoryTransferer : IDisposable
     {
         _trajectory = trajectory;
         OwnsTrajectory = ownsTrajectory;
+        _strategy = strategy;
         _targets = targets;
         _model = model;
         _device = device;
@@ -103,7 +106,6 @@ public sealed class TrajectoryTransferer : IDisposable
         try
         {
             var spec = _spec ?? InferSpec();
-            var engine = new TransferEngine(Options, spec, _validation);
             using var workspace = new Workspace(_model);
             using var source = new SourceView(_trajectory, _device);
             var initializations = _targets.Select(t =>
@@ -114,7 +116,8 @@ public sealed class TrajectoryTransferer : IDisposable
             var trained = _trained?.Select(t => t.To(_device).DetachFromDisposeScope()).ToArray();
             try
             {
-                var results = engine.Run(source, initializations, trained, workspace, data, progress, cancellationToken);
+                var run = new TransferRun(Options, spec, source, workspace, data, _validation, initializations, trained, progress, cancellationToken);
+                var results = new TransferEngine(_strategy).Run(run);
                 foreach (var result in results)
                 {
                     result.Parameters.DetachFromDisposeScope();

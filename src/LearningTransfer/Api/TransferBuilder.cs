@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using TorchSharp;
+using TrajectoryTransfer.Internal;
 using TrajectoryTransfer.Permutations;
 using TrajectoryTransfer.Trajectories;
 using static TorchSharp.torch;
@@ -15,26 +16,25 @@ public sealed class TransferBuilder
 {
     private readonly ITrajectory _source;
     private readonly TransferTarget[] _targets;
-    private readonly bool _ownsSource;
     private TransferOptions _options = new();
+    private bool _configured;
     private PermutationSpec? _spec;
     private GradientDataFactory? _data;
     private Func<nn.Module<Tensor, Tensor>, double>? _validation;
     private nn.Module<Tensor, Tensor>? _model;
     private IReadOnlyList<ParameterSet>? _trained;
 
-    internal TransferBuilder(ITrajectory source, TransferTarget[] targets, bool ownsSource = false)
+    internal TransferBuilder(ITrajectory source, TransferTarget[] targets)
     {
         _source = source;
         _targets = targets;
-        _ownsSource = ownsSource;
     }
 
     /// <summary>Chooses the method (the default is <see cref="TransferMethod.Fgmt"/>). Oracle also needs <see cref="WithTrainedTargets(nn.Module[])"/>.</summary>
     /// <param name="method">The method.</param>
     public TransferBuilder WithMethod(TransferMethod method)
     {
-        _options = _options with { Method = method };
+        _options = Configure(_options with { Method = method });
         return this;
     }
 
@@ -69,7 +69,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithSteps(int steps, TrajectorySchedule? schedule = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
-        _options = _options with { Steps = steps, Schedule = schedule ?? _options.Schedule };
+        _options = Configure(_options with { Steps = steps, Schedule = schedule ?? _options.Schedule });
         return this;
     }
 
@@ -143,7 +143,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithGradientBatches(int batches)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batches);
-        _options = _options with { GradientBatches = batches };
+        _options = Configure(_options with { GradientBatches = batches });
         return this;
     }
 
@@ -154,7 +154,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithBatchNormRefresh(int batches, bool beforeGradients = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(batches);
-        _options = _options with { BatchNormRefreshBatches = batches, RefreshBatchNormBeforeGradients = beforeGradients };
+        _options = Configure(_options with { BatchNormRefreshBatches = batches, RefreshBatchNormBeforeGradients = beforeGradients });
         return this;
     }
 
@@ -175,7 +175,7 @@ public sealed class TransferBuilder
     /// <param name="seed">The seed.</param>
     public TransferBuilder WithSeed(int seed)
     {
-        _options = _options with { Seed = seed };
+        _options = Configure(_options with { Seed = seed });
         return this;
     }
 
@@ -185,7 +185,7 @@ public sealed class TransferBuilder
     public TransferBuilder OnDevice(Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        _options = _options with { Device = device };
+        _options = Configure(_options with { Device = device });
         return this;
     }
 
@@ -204,7 +204,7 @@ public sealed class TransferBuilder
     public TransferBuilder WithMatchingOptions(WeightMatchingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _options = _options with { Matching = options };
+        _options = Configure(_options with { Matching = options });
         return this;
     }
 
@@ -214,17 +214,27 @@ public sealed class TransferBuilder
     public TransferBuilder WithLogger(ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        _options = _options with { LoggerFactory = loggerFactory };
+        _options = Configure(_options with { LoggerFactory = loggerFactory });
         return this;
     }
 
-    /// <summary>Replaces all settings at once.</summary>
+    /// <summary>
+    /// Replaces all settings at once. Call it first: the <c>With*</c>/<c>Use*</c> calls that follow adjust the given settings,
+    /// while settings made before it would be silently lost, so that order is refused.
+    /// </summary>
     /// <param name="options">The settings.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">A setting was already made on this builder by a <c>With*</c> or <c>Use*</c> call (or an earlier <c>WithOptions</c>).</exception>
     public TransferBuilder WithOptions(TransferOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _options = options;
+        if (_configured)
+        {
+            throw new InvalidOperationException(
+                "WithOptions replaces every setting, and settings were already made on this builder (by With*/Use* or an earlier WithOptions); they would be lost. Call WithOptions first, then adjust with With* calls.");
+        }
+
+        _options = Configure(options);
         return this;
     }
 
@@ -253,23 +263,25 @@ public sealed class TransferBuilder
             throw new ArgumentException($"The source trajectory has {_source.Count} point(s); a transfer needs at least two (the initialization and a later point).", "source");
         }
 
+        var strategy = TransferStrategy.For(_options.Method);
         var model = _model ?? _targets[0].Module
             ?? throw new ArgumentException("The new initialization was given as parameters: give a module of the same architecture for forward passes with WithModel(model).", "newInit");
-        var modelDevice = model.parameters().FirstOrDefault()?.device ?? torch.CPU;
+        var modelDevice = Devices.Of(model);
         var device = _options.Device ?? _targets[0].Device;
-        if (!SameDevice(modelDevice, device))
+        if (!Devices.Same(modelDevice, device))
         {
             throw new ArgumentException($"The model used for forward passes is on {modelDevice} but the transfer runs on {device}. Move the model there first (module.to(device)), or pass one that is there with WithModel.", "device");
         }
 
         var modelLayout = ParameterLayout.Of(model);
-        CheckArchitecture(_source.Layout, model, "source");
+        // A trajectory may have been recorded without buffers: compare it with the model's parameters and the buffers it has.
+        var sourceLayout = _source.Layout;
+        var modelParameters = model.named_parameters().Select(p => p.name).ToHashSet(StringComparer.Ordinal);
+        var comparable = new ParameterLayout(modelLayout.Entries.Where(e => modelParameters.Contains(e.Name) || sourceLayout.TryGet(e.Name, out _)));
+        CheckArchitecture(sourceLayout, "the source trajectory", comparable, "source");
         for (var i = 0; i < _targets.Length; i++)
         {
-            if (modelLayout.FirstDifference(_targets[i].Layout) is { } difference)
-            {
-                throw new ArgumentException($"New initialization {i} differs from the model: {difference}.", "newInit");
-            }
+            CheckArchitecture(_targets[i].Layout, $"new initialization {i}", modelLayout, "newInit");
         }
 
         if (_spec is not null)
@@ -278,36 +290,31 @@ public sealed class TransferBuilder
             _spec.Validate(_source.Layout, requireAllCovered: true, requireAllPresent: false, "source");
         }
 
-        var method = _options.Method;
-        if (method is TransferMethod.Gmt or TransferMethod.Fgmt && _data is null)
+        if (strategy.TakesGradients && _data is null)
         {
-            throw new ArgumentException($"{method} takes gradients: give training data and a loss with WithData(...).", "data");
+            throw new ArgumentException($"{strategy.Method} takes gradients: give training data and a loss with WithData(...).", "data");
         }
 
-        var hasBatchNorm = model.modules().OfType<TorchSharp.Modules.BatchNorm>().Any();
-        if (hasBatchNorm && _data is null && _options.BatchNormRefreshBatches > 0)
+        if (BatchNormStatistics.HasBatchNorm(model) && _data is null && _options.BatchNormRefreshBatches > 0)
         {
             throw new ArgumentException("The model has BatchNorm, whose statistics must be recomputed for the transferred parameters: give training data with WithData(...).", "data");
         }
 
-        if (method == TransferMethod.Oracle)
+        if (strategy.NeedsTrainedTargets)
         {
             if (_trained is null || _trained.Count != _targets.Length)
             {
-                throw new ArgumentException($"Oracle needs one actually trained target per new initialization ({_targets.Length}); give them with UseOracle(...) or WithTrainedTargets(...).", "trainedTargets");
+                throw new ArgumentException($"{strategy.Method} needs one actually trained target per new initialization ({_targets.Length}); give them with UseOracle(...) or WithTrainedTargets(...).", "trainedTargets");
             }
 
-            foreach (var trained in _trained)
+            for (var i = 0; i < _trained.Count; i++)
             {
-                if (modelLayout.FirstDifference(trained.Layout) is { } difference)
-                {
-                    throw new ArgumentException($"A trained target differs from the model: {difference}.", "trainedTargets");
-                }
+                CheckArchitecture(_trained[i].Layout, $"trained target {i}", modelLayout, "trainedTargets");
             }
         }
 
         var trajectory = ResolveTrajectory(out var ownsTrajectory);
-        return new TrajectoryTransferer(trajectory, ownsTrajectory, _targets, model, device, _options, _spec, _data, _validation, _trained);
+        return new TrajectoryTransferer(trajectory, ownsTrajectory, strategy, _targets, model, device, _options, _spec, _data, _validation, _trained);
     }
 
     /// <summary>Builds and runs a single-target transfer.</summary>
@@ -332,82 +339,40 @@ public sealed class TransferBuilder
         return transferer.RunAll(progress, cancellationToken);
     }
 
-    internal static bool SameDevice(Device a, Device b) =>
-        a.type == b.type && (a.type == DeviceType.CPU || Math.Max(0, a.index) == Math.Max(0, b.index));
-
     private static Tensor Key(Dictionary<string, Tensor> batch, string key) =>
         batch.TryGetValue(key, out var t)
             ? t
             : throw new ArgumentException($"A data batch has no entry '{key}'; it has: {string.Join(", ", batch.Keys)}.", "loader");
 
-    private static void CheckArchitecture(ParameterLayout source, nn.Module model, string paramName)
+    /// <summary>Marks the builder as configured (WithOptions afterwards would drop these settings).</summary>
+    private TransferOptions Configure(TransferOptions options)
     {
-        foreach (var (name, parameter) in model.named_parameters())
+        _configured = true;
+        return options;
+    }
+
+    /// <summary>The one architecture comparison of a transfer: names and shapes (element types may differ: loading converts them).</summary>
+    private static void CheckArchitecture(ParameterLayout layout, string side, ParameterLayout model, string paramName)
+    {
+        if (layout.FirstDifference(model, side, "the model used for forward passes", ignoreDType: true) is { } difference)
         {
-            if (!source.TryGet(name, out var info))
-            {
-                throw new ArgumentException($"The source trajectory has no '{name}' {ParameterLayout.FormatShape(parameter.shape)}, which the new model has: the architectures differ.", paramName);
-            }
-
-            if (!info.Shape.SequenceEqual(parameter.shape))
-            {
-                throw new ArgumentException($"Architectures differ at '{name}': the source trajectory has {ParameterLayout.FormatShape(info.Shape)}, the new model {ParameterLayout.FormatShape(parameter.shape)}.", paramName);
-            }
-        }
-
-        var state = ParameterLayout.Of(model);
-        foreach (var entry in source.Entries)
-        {
-            if (!state.TryGet(entry.Name, out var info))
-            {
-                throw new ArgumentException($"The source trajectory has '{entry.Name}' {ParameterLayout.FormatShape(entry.Shape)}, which the new model lacks: the architectures differ.", paramName);
-            }
-
-            if (!info.Shape.SequenceEqual(entry.Shape))
-            {
-                throw new ArgumentException($"Architectures differ at '{entry.Name}': the source trajectory has {ParameterLayout.FormatShape(entry.Shape)}, the new model {ParameterLayout.FormatShape(info.Shape)}.", paramName);
-            }
+            throw new ArgumentException($"The architectures differ: {difference}.", paramName);
         }
     }
 
+    /// <summary>
+    /// The trajectory to transfer: resampled by the source itself to T steps when T is set; otherwise a recorded pair of
+    /// points (start and end, no schedule) becomes the paper's 10-step line, and any other source is used as it is.
+    /// </summary>
     private ITrajectory ResolveTrajectory(out bool owns)
     {
-        owns = false;
-        var schedule = _options.Schedule;
-        if (_source is LinearTrajectory linear)
-        {
-            var steps = _options.Steps ?? (_ownsSource ? 10 : linear.Steps);
-            if (steps == linear.Steps && (ReferenceEquals(schedule, linear.Schedule) || (_options.Steps is null && !_ownsSource)))
-            {
-                return linear;
-            }
-
-            owns = true;
-            return linear.WithSteps(steps, schedule);
-        }
-
-        if (_source.Count == 2)
-        {
-            owns = true;
-            using var start = _source.GetPoint(0);
-            using var end = _source.GetPoint(1);
-            return new LinearTrajectory(start, end, _options.Steps ?? 10, schedule);
-        }
-
-        var segments = _source.Count - 1;
-        var wanted = _options.Steps ?? segments;
-        if (wanted == segments)
-        {
-            return _source;
-        }
-
-        if (wanted % segments != 0)
-        {
-            throw new ArgumentException($"The source trajectory has {segments} segments; {wanted} steps cannot split them evenly. Use a multiple of {segments}.", "steps");
-        }
-
-        owns = true;
-        return new SubdividedTrajectory(_source, wanted / segments, schedule);
+        ITrajectory resolved = _options.Steps is { } steps
+            ? _source.Resample(steps, _options.Schedule)
+            : _source.Count == 2 && _source.Schedule is null
+                ? _source.Resample(10, _options.Schedule)
+                : _source;
+        owns = !ReferenceEquals(resolved, _source);
+        return resolved;
     }
 }
 

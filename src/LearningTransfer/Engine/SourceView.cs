@@ -15,12 +15,9 @@ internal sealed class SourceView : IDisposable
     {
         _trajectory = trajectory;
         _device = device;
-        // A linear trajectory's start is stored exactly; GetPoint(0) would compute it (and 0 · NaN is NaN).
-        Start = (trajectory is LinearTrajectory linear ? linear.Start.To(device) : trajectory.GetPoint(0, device)).DetachFromDisposeScope();
+        Start = trajectory.GetPoint(0, device).DetachFromDisposeScope();
         Steps = trajectory.Count - 1;
-        Lambdas = Enumerable.Range(0, trajectory.Count)
-            .Select(t => trajectory.Labels.Count > t && trajectory.Labels[t].Lambda is { } l ? l : (double)t / Steps)
-            .ToArray();
+        Positions = Enumerable.Range(0, trajectory.Count).Select(trajectory.Position).ToArray();
     }
 
     /// <summary>T.</summary>
@@ -29,8 +26,8 @@ internal sealed class SourceView : IDisposable
     /// <summary>θ₁⁰ on the device.</summary>
     public ParameterSet Start { get; }
 
-    /// <summary>λ per point (or t/T where the trajectory has no λ).</summary>
-    public IReadOnlyList<double> Lambdas { get; }
+    /// <summary>Where each point lies along the trajectory (λ on a linear one, t/T otherwise).</summary>
+    public IReadOnlyList<double> Positions { get; }
 
     /// <summary>θ₁ᵗ − θ₁⁰ for every floating-point entry (integer buffers such as num_batches_tracked are skipped).</summary>
     public ParameterSet Displacement(int t)
@@ -41,12 +38,21 @@ internal sealed class SourceView : IDisposable
             return new ParameterSet(Start.Names.Where(n => Start[n].is_floating_point()).Select(n => new KeyValuePair<string, Tensor>(n, torch.zeros_like(Start[n]))));
         }
 
-        if (_trajectory is LinearTrajectory linear)
+        if (_trajectory.HasCheapDisplacement)
         {
-            using var d = linear.GetDisplacement(t, _device);
-            return d.Where(name => d[name].is_floating_point());
+            var displacement = _trajectory.GetDisplacement(t, _device);
+            if (displacement.Values.All(v => v.is_floating_point()))
+            {
+                return displacement;
+            }
+
+            using (displacement)
+            {
+                return displacement.Where(name => displacement[name].is_floating_point());
+            }
         }
 
+        // θ₁⁰ is already here: read one point instead of two.
         using var scope = torch.NewDisposeScope();
         using var point = _trajectory.GetPoint(t, _device);
         var entries = point.Names.Where(n => point[n].is_floating_point())

@@ -1,5 +1,5 @@
 using TorchSharp;
-using TorchSharp.Modules;
+using TrajectoryTransfer.Internal;
 using TrajectoryTransfer.Permutations;
 using static TorchSharp.torch;
 
@@ -7,27 +7,22 @@ namespace TrajectoryTransfer;
 
 /// <summary>
 /// The module the transfer runs forward and backward passes in. It may be the caller's own module: its state,
-/// gradients and training mode are saved first and restored by <see cref="Dispose"/>, whatever happens.
+/// gradients and training modes are saved first and restored by <see cref="Dispose"/>, whatever happens.
 /// </summary>
 internal sealed class Workspace : IDisposable
 {
-    private readonly ParameterSet _savedState;
-    private readonly Dictionary<string, Tensor?> _savedGradients;
-    private readonly bool _wasTraining;
-    private readonly BatchNorm[] _batchNorms;
+    private readonly ModuleStateScope _saved;
 
     public Workspace(nn.Module<Tensor, Tensor> module)
     {
         Module = module;
-        _savedState = ParameterSet.FromModule(module).DetachFromDisposeScope();
-        _savedGradients = module.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad?.detach().clone().DetachFromDisposeScope());
-        _wasTraining = module.training;
-        _batchNorms = module.modules().OfType<BatchNorm>().ToArray();
+        _saved = ModuleStateScope.Capture(module);
+        HasBatchNorm = BatchNormStatistics.HasBatchNorm(module);
     }
 
     public nn.Module<Tensor, Tensor> Module { get; }
 
-    public bool HasBatchNorm => _batchNorms.Length > 0;
+    public bool HasBatchNorm { get; }
 
     /// <summary>Loads a state (parameters, and buffers where given) into the module.</summary>
     public void Load(ParameterSet state) => state.LoadInto(Module, strict: true);
@@ -58,67 +53,22 @@ internal sealed class Workspace : IDisposable
     /// <summary>Resets BatchNorm running statistics and recomputes them as a cumulative average over <paramref name="batches"/>.</summary>
     public void RefreshBatchNorm(GradientData data, object[] batches)
     {
-        if (_batchNorms.Length == 0 || batches.Length == 0)
+        if (HasBatchNorm && batches.Length > 0)
         {
-            return;
+            BatchNormStatistics.Recompute(Module, batches, batch => data.Loss(Module, batch), batches.Length);
         }
+    }
 
+    /// <summary>Scores the loaded parameters in evaluation mode, under no_grad, in a dispose scope of its own.</summary>
+    public double Score(Func<nn.Module<Tensor, Tensor>, double> validation)
+    {
+        using var modes = ModuleStateScope.Capture(Module, ModuleParts.Modes);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var momenta = _batchNorms.Select(b => b.momentum).ToArray();
-        try
-        {
-            foreach (var bn in _batchNorms)
-            {
-                bn.reset_running_stats();
-                bn.momentum = null; // cumulative moving average over the refresh batches
-            }
-
-            Module.train();
-            foreach (var batch in batches)
-            {
-                using var inner = torch.NewDisposeScope();
-                data.Loss(Module, batch);
-            }
-        }
-        finally
-        {
-            for (var i = 0; i < _batchNorms.Length; i++)
-            {
-                _batchNorms[i].momentum = momenta[i];
-            }
-        }
+        Module.eval();
+        return validation(Module);
     }
 
-    /// <summary>Restores the caller's state, gradients and mode.</summary>
-    public void Dispose()
-    {
-        _savedState.LoadInto(Module, strict: false);
-        using (torch.no_grad())
-        {
-            foreach (var (name, parameter) in Module.named_parameters())
-            {
-                var saved = _savedGradients[name];
-                if (saved is null)
-                {
-                    parameter.grad = null;
-                }
-                else if (parameter.grad is null)
-                {
-                    parameter.grad = saved.clone().DetachFromDisposeScope();
-                }
-                else
-                {
-                    parameter.grad.copy_(saved);
-                }
-            }
-        }
-
-        Module.train(_wasTraining);
-        _savedState.Dispose();
-        foreach (var g in _savedGradients.Values)
-        {
-            g?.Dispose();
-        }
-    }
+    /// <summary>Restores the caller's state, gradients and modes.</summary>
+    public void Dispose() => _saved.Dispose();
 }

@@ -14,11 +14,15 @@ public sealed record TransferOptions
     public TransferMethod Method { get; init; } = TransferMethod.Fgmt;
 
     /// <summary>
-    /// T, the number of transfer steps. A two-point source (start and end only) is turned into a linear trajectory with T steps
-    /// by <see cref="Schedule"/>; a <see cref="LinearTrajectory"/> is rebuilt with T steps; a real trajectory with K segments is
-    /// used as is when T = K and subdivided into T/K points per segment when T is a multiple of K.
+    /// T, the number of transfer steps. The source resamples itself (<see cref="ITrajectory.Resample"/>): a recorded two-point
+    /// source (start and end only) becomes a linear trajectory with T steps by <see cref="Schedule"/>; a
+    /// <see cref="LinearTrajectory"/> gives the same line with T steps; a recorded trajectory with K segments is used as is
+    /// when T = K and subdivided into T/K points per segment when T is a multiple of K.
     /// </summary>
-    /// <value>The default is <see langword="null"/>: 10 for two-point sources (the paper's setting), the trajectory's own length otherwise.</value>
+    /// <value>
+    /// The default is <see langword="null"/>: 10 for a recorded two-point source (the paper's setting), the trajectory's own
+    /// steps otherwise (a linear trajectory keeps its T and schedule).
+    /// </value>
     public int? Steps { get; init; }
 
     /// <summary>The schedule of λ for linear trajectories and subdivisions.</summary>

@@ -26,6 +26,45 @@ public sealed class TransferValidationTests(SourceRunFixture source) : IClassFix
     }
 
     [Fact]
+    public void Build_DifferentArchitectures_NamesBothSides()
+    {
+        using var trajectory = Trajectory();
+        using var target = new SmallMlp(256, 1);
+
+        var ex = Assert.Throws<ArgumentException>(() => LearningTransfer.Transfer(trajectory, target).UseNaive().Build());
+
+        Assert.Contains("in the source trajectory", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("in the model used for forward passes", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WithOptions_AfterAnotherSetting_RefusesInsteadOfDroppingIt()
+    {
+        using var trajectory = Trajectory();
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 1);
+
+        var ex = Assert.Throws<InvalidOperationException>(() => LearningTransfer.Transfer(trajectory, target).UseGmt().WithOptions(new TransferOptions()));
+
+        Assert.Contains("Call WithOptions first", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WithOptions_First_ThenWithCalls_AdjustTheGivenOptions()
+    {
+        using var trajectory = Trajectory();
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 1);
+
+        using var transferer = LearningTransfer.Transfer(trajectory, target)
+            .WithOptions(new TransferOptions { GradientBatches = 3, Seed = 7 })
+            .UseNaive()
+            .Build();
+
+        Assert.Equal(3, transferer.Options.GradientBatches);
+        Assert.Equal(7, transferer.Options.Seed);
+        Assert.Equal(TransferMethod.Naive, transferer.Options.Method);
+    }
+
+    [Fact]
     public void Build_SpecNotCoveringModel_Throws()
     {
         using var trajectory = Trajectory();

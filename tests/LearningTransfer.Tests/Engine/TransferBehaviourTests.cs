@@ -187,6 +187,26 @@ public sealed class TransferBehaviourTests(SourceRunFixture source) : IClassFixt
     }
 
     [Fact]
+    public void Run_SubdividedRecordedSource_ReportsEachStepsPositionAlongTheWholeTrajectory()
+    {
+        using var recorded = new InMemoryTrajectory(source.SourceInit.Layout);
+        recorded.Append(source.SourceInit);
+        using (var middle = SourceView.Combine(source.SourceInit, source.SourceFinal.Map(t => t.mul(0.5))))
+        {
+            recorded.Append(middle);
+        }
+
+        recorded.Append(source.SourceFinal);
+        using var target = new SmallMlp(SourceRunFixture.Hidden, 13);
+
+        // Two recorded segments, two steps each: the λ within a segment would read 0.5, 1, 0.5, 1.
+        using var result = LearningTransfer.Transfer(recorded, target).UseNaive().WithSpec(source.Spec)
+            .WithSteps(4, TrajectorySchedule.Uniform).Run();
+
+        Assert.Equal([0.25, 0.5, 0.75, 1.0], result.History.Select(h => h.Lambda));
+    }
+
+    [Fact]
     public void Run_Oracle_CountsItsMatchingInTheFirstStep()
     {
         using var trained = source.TrainTarget(21);

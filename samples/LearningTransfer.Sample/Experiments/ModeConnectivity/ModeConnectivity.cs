@@ -82,7 +82,7 @@ public static class ModeConnectivity
                 point.LoadInto(model);
             }
 
-            BatchNormStatistics.Recompute(model, train, BatchNormBatches, batchSize, seed);
+            BatchNormStatistics.Recompute(model, Batches.Loader(train, batchSize, seed), BatchNormBatches);
             losses[i] = Evaluator.Evaluate(model, evaluation).Loss;
         }
 

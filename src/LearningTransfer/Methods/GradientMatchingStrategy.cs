@@ -1,0 +1,75 @@
+namespace TrajectoryTransfer;
+
+/// <summary>
+/// GMT and FGMT: at each step, add gradient pairs at some trajectory points to a matching problem and solve it for πₛ,
+/// starting from πₛ₋₁. The two differ in which points a step adds and whether the problem is kept across steps.
+/// </summary>
+internal abstract class GradientMatchingStrategy : TransferStrategy
+{
+    /// <inheritdoc />
+    public override bool TakesGradients => true;
+
+    /// <summary>Whether the problem persists across steps (pairs computed earlier are reused as they were).</summary>
+    protected abstract bool KeepsProblem { get; }
+
+    /// <summary>The first trajectory point whose gradient pair step <paramref name="step"/> adds; it adds points up to step − 1.</summary>
+    protected abstract int FirstPoint(int step);
+
+    /// <inheritdoc />
+    public override void Match(TransferRun run, int step)
+    {
+        var targets = run.Targets;
+        var problems = targets.Select(t => KeepsProblem ? t.Problem ??= run.NewProblem() : run.NewProblem()).ToArray();
+        try
+        {
+            var pairs = new GradientPairs(run);
+            for (var point = FirstPoint(step); point < step; point++)
+            {
+                pairs.Add(point, step, problems);
+            }
+
+            for (var j = 0; j < targets.Count; j++)
+            {
+                run.CancellationToken.ThrowIfCancellationRequested();
+                var target = targets[j];
+                target.Adopt(problems[j].Solve(target.Permutation, run.MatchingProgress(step, j), run.CancellationToken));
+            }
+        }
+        finally
+        {
+            if (!KeepsProblem)
+            {
+                foreach (var problem in problems)
+                {
+                    problem.Dispose();
+                }
+            }
+        }
+    }
+}
+
+/// <summary>GMT: every step re-computes the gradient pairs at all earlier points 0..s−1 under πₛ₋₁ and solves a fresh problem.</summary>
+internal sealed class GmtStrategy : GradientMatchingStrategy
+{
+    /// <inheritdoc />
+    public override TransferMethod Method => TransferMethod.Gmt;
+
+    /// <inheritdoc />
+    protected override bool KeepsProblem => false;
+
+    /// <inheritdoc />
+    protected override int FirstPoint(int step) => 0;
+}
+
+/// <summary>FGMT: every step adds one new gradient pair, at point s−1, to a problem kept across steps.</summary>
+internal sealed class FgmtStrategy : GradientMatchingStrategy
+{
+    /// <inheritdoc />
+    public override TransferMethod Method => TransferMethod.Fgmt;
+
+    /// <inheritdoc />
+    protected override bool KeepsProblem => true;
+
+    /// <inheritdoc />
+    protected override int FirstPoint(int step) => step - 1;
+}
