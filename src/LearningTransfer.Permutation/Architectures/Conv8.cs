@@ -8,7 +8,8 @@ namespace TrajectoryTransfer.Permutations;
 /// The paper authors' Conv8 for 32×32 images: eight 3×3 convolutions (padding 1), each followed by an optional BatchNorm2d
 /// and a ReLU, with channels 64, 64, max-pool 2, 128, 128, max-pool 2, 256, 256, max-pool 2, 512, 512, max-pool 4 (to 1×1),
 /// then a head of 1×1 convolutions 512 → 256 → 256 → classes with ReLU between. Every width scales with one width factor.
-/// Inputs of 28×28 (MNIST-format images) are zero-padded to 32×32 by the network itself.
+/// Inputs of 28×28 (MNIST-format images) are zero-padded to 32×32 by the network itself. Convolutions start from He
+/// initialization with zero biases (seed it with <c>torch.manual_seed</c>).
 /// </summary>
 /// <remarks>
 /// Module names are stable: <c>conv1</c> … <c>conv8</c>, <c>bn1</c> … <c>bn8</c> (with BatchNorm), <c>head1</c> …
@@ -28,7 +29,7 @@ public sealed class Conv8 : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor>?[] _norms;
     private readonly nn.Module<Tensor, Tensor>[] _head;
 
-    /// <summary>Creates the network with TorchSharp's default initialization (seed it with <c>torch.manual_seed</c>).</summary>
+    /// <summary>Creates the network with He-initialized convolutions (seed it with <c>torch.manual_seed</c>).</summary>
     /// <param name="inChannels">Input channels (1 for grayscale, 3 for RGB).</param>
     /// <param name="classes">The number of outputs.</param>
     /// <param name="widthFactor">Scales every width (rounded to the nearest integer); 1 is the authors' network.</param>
@@ -72,6 +73,8 @@ public sealed class Conv8 : nn.Module<Tensor, Tensor>
             _head[i] = nn.Conv2d(head[i], head[i + 1], kernel_size: 1, device: device);
             register_module($"head{i + 1}", _head[i]);
         }
+
+        InitializeHe();
     }
 
     /// <summary>Input channels.</summary>
@@ -141,6 +144,22 @@ public sealed class Conv8 : nn.Module<Tensor, Tensor>
     public PermutationSpec CreatePermutationSpec() => PermutationSpecs.Chain(
         this,
         [.. LayerNames.Select((name, i) => new ChainLayer(name, BatchNorm && i < 8 ? [$"bn{i + 1}"] : null, i == 8 ? 1 : null))]);
+
+    /// <summary>
+    /// He (Kaiming normal, fan-in, ReLU gain) weights and zero biases for every convolution, as deep ReLU networks without
+    /// BatchNorm need: with TorchSharp's default (PyTorch's kaiming-uniform with a = √5) the signal shrinks about threefold
+    /// per layer, and over eleven layers this network stayed at chance accuracy for three epochs of Fashion-MNIST
+    /// (measured at lr 0.01 and 0.05, with and without momentum).
+    /// </summary>
+    private void InitializeHe()
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var layer in _convs.Concat(_head).Cast<TorchSharp.Modules.Conv2d>())
+        {
+            nn.init.kaiming_normal_(layer.weight!, mode: nn.init.FanInOut.FanIn, nonlinearity: nn.init.NonlinearityType.ReLU);
+            layer.bias?.zero_();
+        }
+    }
 
     private static int Scale(int width, double factor)
     {
