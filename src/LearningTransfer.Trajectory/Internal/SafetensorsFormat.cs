@@ -209,9 +209,10 @@ internal static class SafetensorsFormat
                 entries.Add(ParseEntry(property, filePath));
             }
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            throw new TrajectoryStoreCorruptedException(filePath, "The safetensors header is not valid JSON", e);
+            // JsonDocument validates UTF-8 inside strings only when one is read (InvalidOperationException then).
+            throw new TrajectoryStoreCorruptedException(filePath, "The safetensors header is not valid UTF-8 JSON", e);
         }
 
         return entries;

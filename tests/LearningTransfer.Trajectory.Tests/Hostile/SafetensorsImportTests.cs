@@ -32,7 +32,7 @@ public sealed class SafetensorsImportTests
         { "three offsets", """{"a":{"dtype":"F32","shape":[6],"data_offsets":[0,24,48]}}""", 24, "data_offsets" },
         { "entry not an object", """{"a":[1,2,3]}""", 24, "lacks" },
         { "header not an object", """[1,2,3]""", 24, "not a JSON object" },
-        { "header not JSON", """{"a":""", 24, "not valid JSON" },
+        { "header not JSON", """{"a":""", 24, "not valid UTF-8 JSON" },
         { "65 dimensions", """{"a":{"dtype":"U8","shape":[""" + string.Join(',', Enumerable.Repeat(1, 65)) + """],"data_offsets":[0,1]}}""", 1, "dimensions" },
     };
 
