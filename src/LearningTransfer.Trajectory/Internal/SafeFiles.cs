@@ -93,6 +93,12 @@ internal static class SafeFiles
     public static bool IsInside(string realPath, string realDirectory)
     {
         var directory = Path.TrimEndingDirectorySeparator(realDirectory);
+        if (directory.EndsWith(Path.DirectorySeparatorChar) || directory.EndsWith(Path.AltDirectorySeparatorChar))
+        {
+            // A root ("/", "C:\") keeps its separator.
+            return realPath.Length > directory.Length && realPath.StartsWith(directory, PathComparison);
+        }
+
         return realPath.Length > directory.Length + 1
             && realPath.StartsWith(directory, PathComparison)
             && (realPath[directory.Length] == Path.DirectorySeparatorChar || realPath[directory.Length] == Path.AltDirectorySeparatorChar);

@@ -211,6 +211,12 @@ public sealed partial class TrajectoryStore : ITrajectory, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         var full = Path.GetFullPath(directory);
         var manifestPath = Path.Combine(full, ManifestFileName);
+        if (!File.Exists(manifestPath))
+        {
+            // No store here: say so as Open does, without leaving a lock file in a folder that holds none.
+            _ = Load(full, expectedLayout, TrajectoryStoreOptions.Default);
+        }
+
         var writerLock = StoreWriterLock.Acquire(full, SafeFiles.RealPath(full), () => DescribeWriter(manifestPath));
         try
         {

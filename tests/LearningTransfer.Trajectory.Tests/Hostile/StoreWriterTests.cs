@@ -88,6 +88,17 @@ public sealed class StoreWriterTests
     }
 
     [Fact]
+    public void OpenForAppend_FolderWithoutStore_ThrowsCorruptedAndLeavesNoLockFile()
+    {
+        using var temp = new TempDirectory();
+
+        var error = Assert.Throws<TrajectoryStoreCorruptedException>(() => TrajectoryStore.OpenForAppend(temp.Path));
+
+        Assert.Equal(HostileFiles.Manifest(temp.Path), error.FilePath);
+        Assert.Empty(Directory.GetFiles(temp.Path));
+    }
+
+    [Fact]
     public void CreateFrom_Canceled_LeavesIncompleteStoreAndReleasesLock()
     {
         using var temp = new TempDirectory();
