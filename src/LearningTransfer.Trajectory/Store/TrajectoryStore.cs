@@ -131,9 +131,9 @@ public sealed partial class TrajectoryStore : ITrajectory, IDisposable
             throw new IOException($"'{full}' already holds a trajectory store; open it with {nameof(OpenForAppend)} to add points.");
         }
 
-        foreach (var entry in layout.Entries)
+        if (layout.Entries.FirstOrDefault(e => !SafetensorsFormat.IsSupported(e.DType)) is { } unsupported)
         {
-            _ = SafetensorsFormat.DTypeCode(entry.DType);
+            throw new NotSupportedException($"'{unsupported.Name}' has element type {unsupported.DType}, which a trajectory store cannot hold.");
         }
 
         System.IO.Directory.CreateDirectory(full);
