@@ -27,13 +27,15 @@ public sealed class StoreWriterTests
     }
 
     [Fact]
-    public void Create_SecondCreateOnNewFolderWhileFirstWrites_ThrowsLocked()
+    public void Create_SecondWriterOnNewFolderWhileFirstWrites_IsRefused()
     {
         using var temp = new TempDirectory();
         using var layoutSource = TestSets.Random(0);
         using var first = TrajectoryStore.Create(temp.Path, layoutSource.Layout, new TrajectoryStoreOptions { FlushToDisk = false });
 
-        Assert.ThrowsAny<Exception>(() => TrajectoryStore.Create(temp.Path, layoutSource.Layout));
+        // The first writer's manifest already exists, so a second Create is refused as for any existing store; a second
+        // writer that opens for appending meets the lock.
+        Assert.Throws<IOException>(() => TrajectoryStore.Create(temp.Path, layoutSource.Layout));
         Assert.Throws<TrajectoryStoreLockedException>(() => TrajectoryStore.OpenForAppend(temp.Path));
     }
 
