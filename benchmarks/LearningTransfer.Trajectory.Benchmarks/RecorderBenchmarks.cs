@@ -75,7 +75,8 @@ public class RecorderBenchmarks
     [Benchmark]
     public void TenStepsRecordingToStore()
     {
-        var store = TrajectoryStore.Create(Path.Combine(_root, Guid.NewGuid().ToString("N")), ParameterLayout.Of(_model), new TrajectoryStoreOptions { FlushToDisk = false });
+        var directory = Path.Combine(_root, Guid.NewGuid().ToString("N"));
+        using (var store = TrajectoryStore.Create(directory, ParameterLayout.Of(_model), new TrajectoryStoreOptions { FlushToDisk = false }))
         using (var recorder = new TrajectoryRecorder(_model, store, new TrajectoryRecorderOptions { SnapshotOnAttach = false, EveryNSteps = 1 }))
         {
             for (var i = 0; i < Steps; i++)
@@ -87,7 +88,7 @@ public class RecorderBenchmarks
             recorder.Flush();
         }
 
-        Directory.Delete(store.Directory, recursive: true);
+        Directory.Delete(directory, recursive: true);
     }
 
     /// <summary>The snapshot copy alone: what the training thread waits for per snapshot when the store writer keeps up.</summary>

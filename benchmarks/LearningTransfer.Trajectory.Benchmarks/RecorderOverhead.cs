@@ -55,7 +55,7 @@ internal static class RecorderOverhead
                 }
             }
 
-            var target = TrajectoryStore.Create(Path.Combine(root, round.ToString(CultureInfo.InvariantCulture)), ParameterLayout.Of(model), new TrajectoryStoreOptions { FlushToDisk = false });
+            using (var target = TrajectoryStore.Create(Path.Combine(root, round.ToString(CultureInfo.InvariantCulture)), ParameterLayout.Of(model), new TrajectoryStoreOptions { FlushToDisk = false }))
             using (var recorder = new TrajectoryRecorder(model, target, new TrajectoryRecorderOptions { SnapshotOnAttach = false, EveryNSteps = 1 }))
             {
                 watch.Restart();
@@ -70,7 +70,7 @@ internal static class RecorderOverhead
                 }
             }
 
-            Directory.Delete(target.Directory, recursive: true);
+            Directory.Delete(Path.Combine(root, round.ToString(CultureInfo.InvariantCulture)), recursive: true);
         }
 
         Directory.Delete(root, recursive: true);

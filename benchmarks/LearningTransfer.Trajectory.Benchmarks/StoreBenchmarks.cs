@@ -48,9 +48,12 @@ public class StoreWriteBenchmarks
     [Benchmark]
     public void Write()
     {
-        var store = TrajectoryStore.Create(Path.Combine(_root, $"write-{_writes++}"), _point.Layout, Options());
-        store.Append(_point);
-        Directory.Delete(store.Directory, recursive: true);
+        using (var store = TrajectoryStore.Create(Path.Combine(_root, $"write-{_writes}"), _point.Layout, Options()))
+        {
+            store.Append(_point);
+        }
+
+        Directory.Delete(Path.Combine(_root, $"write-{_writes++}"), recursive: true);
     }
 
     private TrajectoryStoreOptions Options() => new() { Precision = Precision, FlushToDisk = FlushToDisk };
@@ -80,7 +83,7 @@ public class StoreReadBenchmarks
         using var model = new Mlp();
         using var point = ParameterSet.FromModule(model);
         _root = Path.Combine(Path.GetTempPath(), "lt-trajectory-bench", Guid.NewGuid().ToString("N"));
-        var store = TrajectoryStore.Create(_root, point.Layout, new TrajectoryStoreOptions { Precision = Precision });
+        using var store = TrajectoryStore.Create(_root, point.Layout, new TrajectoryStoreOptions { Precision = Precision });
         store.Append(point);
         store.Complete();
         _store = TrajectoryStore.Open(_root);

@@ -107,11 +107,14 @@ public static class RealMatrixTiming
 
                     var best = double.PositiveInfinity;
                     int[] result = [];
+                    AuctionSolveStatistics statistics = default;
                     for (var r = 0; r < repeat; r++)
                     {
                         GC.Collect();
                         var start = Stopwatch.GetTimestamp();
-                        result = solver.SolveMaximum(s, size, h);
+                        result = solver is AuctionAssignmentSolver auction
+                            ? auction.SolveMaximum(s, size, h, CancellationToken.None, out statistics)
+                            : solver.SolveMaximum(s, size, h);
                         best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
                     }
 
@@ -119,8 +122,9 @@ public static class RealMatrixTiming
                     objectives.Add(AssignmentSolvers.Objective(s, size, result));
                     if (solver is AuctionAssignmentSolver)
                     {
-                        var (bids, augmented, auctionSeconds) = AuctionAssignmentSolver.LastStats;
-                        notes.Add(string.Create(CultureInfo.InvariantCulture, $"{name}{(h.Length == 0 ? "" : "+h")}: {bids} bids, {augmented} augmented, auction {auctionSeconds:F3} s"));
+                        notes.Add(string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"{name}{(h.Length == 0 ? "" : "+h")}: {statistics.Bids} bids, {statistics.AugmentedRows} augmented, auction {statistics.AuctionTime.TotalSeconds:F3} s"));
                     }
                 }
 
@@ -140,7 +144,7 @@ public static class RealMatrixTiming
     private static AuctionAssignmentSolver Tuned(string spec)
     {
         var p = spec["auction:".Length..].Split('/').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-        return new AuctionAssignmentSolver(vectorized: true, startEpsilon: p[0], finalEpsilon: p[1], epsilonFactor: p[2]);
+        return new AuctionAssignmentSolver(new AuctionAssignmentSolverOptions { StartEpsilon = p[0], FinalEpsilon = p[1], EpsilonFactor = p[2] });
     }
 
     private static string Option(string[] args, string name, string fallback)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -20,49 +21,79 @@ namespace TrajectoryTransfer.Permutations;
 /// 4096² matrices: about 2 000 rows augmented in under 0.15 s after about 70 000 bids). The hint is the starting assignment of
 /// the first auction phase (rows that satisfy its ε-slackness keep their column); it changes little, since prices start at
 /// zero. Measured in benchmarks/results/AssignmentSolverBenchmarks.md, "Real weight-matching matrices".
-/// Instances hold no state and may be shared between threads.
+/// Float prices hold about 2n · max |S|; when max |S| lies outside about 10⁻²⁹ … 10²⁹ (a finite matrix near
+/// <see cref="float.MaxValue"/> would overflow them and make the bids NaN), the Jonker–Volgenant solver, which works in
+/// double, solves the problem alone, and so it does if a price ever stops being finite. Instances hold no state and may be
+/// shared between threads.
 /// </remarks>
 public sealed class AuctionAssignmentSolver : IAssignmentSolver
 {
+    /// <summary>
+    /// The range of max |S| the float auction prices safely: prices reach about 2n · max |S| (2¹⁷ · max |S| for the largest
+    /// n a span holds), which must stay below float's 2¹²⁸, and the last ε (10⁻⁹ · max |S| at the smallest allowed) must stay
+    /// a float above 0. Outside it the Jonker–Volgenant solver, which works in double, solves the problem alone.
+    /// </summary>
+    private static readonly double MinAuctionMagnitude = Math.ScaleB(1.0, -96);
+    private static readonly double MaxAuctionMagnitude = Math.ScaleB(1.0, 96);
+
     private readonly bool _vectorized;
     private readonly double _startEpsilon;
     private readonly double _finalEpsilon;
     private readonly double _epsilonFactor;
 
-    /// <summary>Creates the solver.</summary>
+    /// <summary>Creates the solver with the default tuning (<see cref="AuctionAssignmentSolverOptions"/>).</summary>
     public AuctionAssignmentSolver()
-        : this(vectorized: true)
+        : this(AuctionAssignmentSolverOptions.Default)
     {
     }
 
-    /// <summary>Creates the solver with explicit tuning (tests and benchmarks).</summary>
-    /// <param name="vectorized">Whether to use the AVX2 kernels where supported.</param>
-    /// <param name="startEpsilon">The first phase's ε, relative to max |S|.</param>
-    /// <param name="finalEpsilon">The last phase's ε, relative to max |S|.</param>
-    /// <param name="epsilonFactor">The factor ε shrinks by between phases.</param>
-    internal AuctionAssignmentSolver(bool vectorized, double startEpsilon = 0.1, double finalEpsilon = 1e-4, double epsilonFactor = 6)
+    /// <summary>Creates the solver with explicit ε-scaling (for tuning on one's own matrices; the result is exact either way).</summary>
+    /// <param name="options">The ε schedule.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is outside its documented range.</exception>
+    public AuctionAssignmentSolver(AuctionAssignmentSolverOptions options)
+        : this(options, vectorized: true)
     {
+    }
+
+    /// <summary>Creates the solver, optionally with the scalar kernels only (tests cover both paths).</summary>
+    internal AuctionAssignmentSolver(bool vectorized)
+        : this(AuctionAssignmentSolverOptions.Default, vectorized)
+    {
+    }
+
+    private AuctionAssignmentSolver(AuctionAssignmentSolverOptions options, bool vectorized)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         _vectorized = vectorized && Avx2.IsSupported;
-        _startEpsilon = startEpsilon;
-        _finalEpsilon = finalEpsilon;
-        _epsilonFactor = epsilonFactor;
+        _startEpsilon = options.StartEpsilon;
+        _finalEpsilon = options.FinalEpsilon;
+        _epsilonFactor = options.EpsilonFactor;
     }
 
     /// <inheritdoc />
     public string Name => "auction-jv";
 
-    /// <summary>Statistics of the last solve on this thread (benchmarks): auction bids and rows the exact finish augmented.</summary>
-    [ThreadStatic]
-    private static (long Bids, int Augmented, double AuctionSeconds) _lastStats;
-
-    /// <summary>Statistics of the last solve on this thread (benchmarks): auction bids and rows the exact finish augmented.</summary>
-    internal static (long Bids, int Augmented, double AuctionSeconds) LastStats => _lastStats;
-
     /// <inheritdoc />
-    public unsafe int[] SolveMaximum(ReadOnlySpan<float> similarity, int size, ReadOnlySpan<int> hint = default, CancellationToken cancellationToken = default)
+    public int[] SolveMaximum(ReadOnlySpan<float> similarity, int size, ReadOnlySpan<int> hint = default, CancellationToken cancellationToken = default)
+        => SolveMaximum(similarity, size, hint, cancellationToken, out _);
+
+    /// <summary>As <see cref="SolveMaximum(ReadOnlySpan{float}, int, ReadOnlySpan{int}, CancellationToken)"/>, also reporting what the solve did.</summary>
+    /// <param name="similarity">The n×n similarity matrix, row-major. Must be finite.</param>
+    /// <param name="size">n, at least 1.</param>
+    /// <param name="hint">An optional starting assignment; empty for none.</param>
+    /// <param name="cancellationToken">Cancels the solve (checked every 1024 bids and between augmentations).</param>
+    /// <param name="statistics">The bids, augmented rows and times of this solve.</param>
+    /// <returns>σ, with row i assigned to column σ[i].</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">The matrix length is not size², it holds NaN or infinity, or the hint is not a permutation of that size.</exception>
+    /// <exception cref="OperationCanceledException">The solve was canceled.</exception>
+    public unsafe int[] SolveMaximum(ReadOnlySpan<float> similarity, int size, ReadOnlySpan<int> hint, CancellationToken cancellationToken, out AuctionSolveStatistics statistics)
     {
         AssignmentSolvers.Validate(similarity, size, hint);
         cancellationToken.ThrowIfCancellationRequested();
+        statistics = default;
         if (size == 1)
         {
             return [0];
@@ -70,47 +101,60 @@ public sealed class AuctionAssignmentSolver : IAssignmentSolver
 
         var n = size;
         var maxAbs = (double)AssignmentSolvers.MaxAbs(similarity);
-        var x = new int[n];
         if (maxAbs == 0)
         {
-            for (var i = 0; i < n; i++)
-            {
-                x[i] = i;
-            }
-
-            return x;
-        }
-
-        var w = new double[n];
-        var y = new int[n];
-        Array.Fill(y, -1);
-        if (hint.IsEmpty)
-        {
-            Array.Fill(x, -1);
-        }
-        else
-        {
-            for (var i = 0; i < n; i++)
-            {
-                x[i] = hint[i];
-                y[hint[i]] = i;
-            }
+            return [.. Enumerable.Range(0, n)];
         }
 
         fixed (float* s = similarity)
         {
-            var start = System.Diagnostics.Stopwatch.GetTimestamp();
+            var start = Stopwatch.GetTimestamp();
+            if (maxAbs < MinAuctionMagnitude || maxAbs > MaxAuctionMagnitude)
+            {
+                var alone = JonkerVolgenantSolver.Solve(s, n, hint, _vectorized, cancellationToken);
+                statistics = new AuctionSolveStatistics(0, n, TimeSpan.Zero, Stopwatch.GetElapsedTime(start), AuctionSkipped: true);
+                return alone;
+            }
+
+            var w = new double[n];
+            var x = new int[n];
+            var y = new int[n];
+            Array.Fill(y, -1);
+            if (hint.IsEmpty)
+            {
+                Array.Fill(x, -1);
+            }
+            else
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    x[i] = hint[i];
+                    y[hint[i]] = i;
+                }
+            }
+
             var bids = Auction(s, n, w, x, y, maxAbs, cancellationToken);
-            var auctionSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var auctionTime = Stopwatch.GetElapsedTime(start);
+            start = Stopwatch.GetTimestamp();
+            if (bids < 0)
+            {
+                // A price left the float range (not expected inside the magnitude window; kept as a guard so that no input
+                // can make the auction bid forever on infinite or NaN prices): solve without the auction's prices.
+                var fallback = JonkerVolgenantSolver.Solve(s, n, hint, _vectorized, cancellationToken);
+                statistics = new AuctionSolveStatistics(-bids, n, auctionTime, Stopwatch.GetElapsedTime(start), AuctionSkipped: true);
+                return fallback;
+            }
+
             var (result, augmented) = JonkerVolgenantSolver.FinishFromPrices(s, n, w, x, _vectorized, cancellationToken);
-            _lastStats = (bids, augmented, auctionSeconds);
+            statistics = new AuctionSolveStatistics(bids, augmented, auctionTime, Stopwatch.GetElapsedTime(start), AuctionSkipped: false);
             return result;
         }
     }
 
     /// <summary>
     /// ε-scaled forward auction in the reduced-cost form: row i bids for the column minimising w[j] − S[i, j]. Prices are float
-    /// (8 columns per AVX2 step); they only need to be good, not exact, as the finish is exact from any prices.
+    /// (8 columns per AVX2 step); they only need to be good, not exact, as the finish is exact from any prices. Returns the
+    /// number of bids, or its negation when a price stopped being finite (the prices are then useless).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe long Auction(float* s, int n, double[] prices, int[] x, int[] y, double maxAbs, CancellationToken cancellationToken)
@@ -158,7 +202,13 @@ public sealed class AuctionAssignmentSolver : IAssignmentSolver
                     // Raise the price so that j1 is ε worse than the second best for row i (at least one ulp, so it always rises).
                     var old = w[j1];
                     var raised = old + ((u2 - u1) + epsilon);
-                    w[j1] = raised > old ? raised : MathF.BitIncrement(old);
+                    raised = raised > old ? raised : MathF.BitIncrement(old);
+                    if (!float.IsFinite(raised))
+                    {
+                        return -(bids + 1);
+                    }
+
+                    w[j1] = raised;
                     var previous = y[j1];
                     y[j1] = i;
                     x[i] = j1;

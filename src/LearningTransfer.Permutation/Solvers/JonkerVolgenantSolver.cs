@@ -52,19 +52,25 @@ public sealed class JonkerVolgenantSolver : IAssignmentSolver
 
         fixed (float* s = similarity)
         {
-            if (!hint.IsEmpty)
-            {
-                var warm = new Solver(s, size, _vectorized);
-                if (warm.TryWarmStart(hint, cancellationToken))
-                {
-                    return warm.Finish(cancellationToken);
-                }
-            }
-
-            var cold = new Solver(s, size, _vectorized);
-            cold.ColumnReduction();
-            return cold.Finish(cancellationToken);
+            return Solve(s, size, hint, _vectorized, cancellationToken);
         }
+    }
+
+    /// <summary>The solve itself, for a problem already validated (also the auction solver's fallback).</summary>
+    internal static unsafe int[] Solve(float* s, int size, ReadOnlySpan<int> hint, bool vectorized, CancellationToken cancellationToken)
+    {
+        if (!hint.IsEmpty)
+        {
+            var warm = new Solver(s, size, vectorized);
+            if (warm.TryWarmStart(hint, cancellationToken))
+            {
+                return warm.Finish(cancellationToken);
+            }
+        }
+
+        var cold = new Solver(s, size, vectorized);
+        cold.ColumnReduction();
+        return cold.Finish(cancellationToken);
     }
 
     /// <summary>

@@ -20,13 +20,23 @@ public sealed class OrToolsAssignmentSolver : IAssignmentSolver
 
     /// <inheritdoc />
     public int[] SolveMaximum(ReadOnlySpan<float> similarity, int size, ReadOnlySpan<int> hint = default, CancellationToken cancellationToken = default)
-        => Solve(similarity, size, hint, cancellationToken, out _);
+        => SolveMaximum(similarity, size, hint, cancellationToken, out _);
 
-    /// <summary>As <see cref="SolveMaximum"/>, also reporting how long adding the n² arcs took (for the benchmarks).</summary>
-    internal static int[] Solve(ReadOnlySpan<float> similarity, int size, ReadOnlySpan<int> hint, CancellationToken cancellationToken, out TimeSpan addArcsTime)
+    /// <summary>As <see cref="SolveMaximum(ReadOnlySpan{float}, int, ReadOnlySpan{int}, CancellationToken)"/>, also reporting where the time went.</summary>
+    /// <param name="similarity">The n×n similarity matrix, row-major. Must be finite.</param>
+    /// <param name="size">n, at least 1.</param>
+    /// <param name="hint">Ignored (OR-Tools takes no starting assignment); validated like the other solvers do.</param>
+    /// <param name="cancellationToken">Checked before the native solve starts.</param>
+    /// <param name="statistics">The times of adding the arcs and of the solve, and the cost scale factor.</param>
+    /// <returns>σ, with row i assigned to column σ[i].</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">The matrix length is not size², it holds NaN or infinity, or the hint is not a permutation of that size.</exception>
+    /// <exception cref="AssignmentSolverException">OR-Tools did not report an optimal solution.</exception>
+    /// <exception cref="OperationCanceledException">The solve was canceled before it started.</exception>
+    public int[] SolveMaximum(ReadOnlySpan<float> similarity, int size, ReadOnlySpan<int> hint, CancellationToken cancellationToken, out OrToolsSolveStatistics statistics)
     {
         AssignmentSolvers.Validate(similarity, size, hint);
-        addArcsTime = TimeSpan.Zero;
+        statistics = default;
         cancellationToken.ThrowIfCancellationRequested();
         if (size == 1)
         {
@@ -48,9 +58,11 @@ public sealed class OrToolsAssignmentSolver : IAssignmentSolver
             }
         }
 
-        addArcsTime = Stopwatch.GetElapsedTime(start);
+        var addArcsTime = Stopwatch.GetElapsedTime(start);
         cancellationToken.ThrowIfCancellationRequested();
+        start = Stopwatch.GetTimestamp();
         var status = assignment.Solve();
+        statistics = new OrToolsSolveStatistics(addArcsTime, Stopwatch.GetElapsedTime(start), factor);
         if (status != LinearSumAssignment.Status.OPTIMAL)
         {
             throw new AssignmentSolverException(string.Create(

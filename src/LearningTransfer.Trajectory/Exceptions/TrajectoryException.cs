@@ -154,3 +154,56 @@ public sealed class TrajectoryStoreIncompleteException : TrajectoryException
     /// <summary>The number of complete points the store holds.</summary>
     public int PointCount { get; }
 }
+
+/// <summary>
+/// Another writer holds a trajectory store: a second <see cref="TrajectoryStore.Create"/> or
+/// <see cref="TrajectoryStore.OpenForAppend"/> on the same folder, from this process or another, while the first has not
+/// completed or been disposed. The lock dies with its process, so a crashed writer never leaves a store locked. Readers
+/// (<see cref="TrajectoryStore.Open"/>) are not affected.
+/// </summary>
+public sealed class TrajectoryStoreLockedException : TrajectoryException
+{
+    /// <summary>Creates the exception.</summary>
+    public TrajectoryStoreLockedException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    /// <param name="message">What went wrong.</param>
+    public TrajectoryStoreLockedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and its cause.</summary>
+    /// <param name="message">What went wrong.</param>
+    /// <param name="innerException">The cause.</param>
+    public TrajectoryStoreLockedException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>Creates the exception for the store in <paramref name="directory"/>.</summary>
+    /// <param name="directory">The store's folder.</param>
+    /// <param name="lockFilePath">The lock file another writer holds.</param>
+    /// <param name="owner">Who holds it, as far as is known (such as "process 1234 on host build-7 since …"), or <see langword="null"/>.</param>
+    /// <param name="innerException">The operating system's refusal, if any.</param>
+    public TrajectoryStoreLockedException(string directory, string lockFilePath, string? owner, Exception? innerException = null)
+        : base($"The trajectory store '{directory}' is being written by another writer ({owner ?? "owner unknown"}); "
+            + $"only one writer at a time may append. The lock ('{lockFilePath}') is released when that writer calls Complete() or "
+            + "Dispose(), or when its process ends. Readers may open the store meanwhile.", innerException)
+    {
+        Directory = directory;
+        LockFilePath = lockFilePath;
+        Owner = owner;
+    }
+
+    /// <summary>The store's folder.</summary>
+    public string? Directory { get; }
+
+    /// <summary>The lock file.</summary>
+    public string? LockFilePath { get; }
+
+    /// <summary>Who holds the lock, as far as is known.</summary>
+    public string? Owner { get; }
+}

@@ -1,8 +1,5 @@
 using System.Buffers.Binary;
-using System.Collections;
 using System.Globalization;
-using System.IO.Compression;
-using System.Text;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using TrajectoryTransfer.Permutations;
@@ -24,7 +21,16 @@ namespace TrajectoryTransfer.Trajectories;
 /// <para>
 /// Order of names: the layout given, or else the first file's own order (the state_dict order <c>torch.save</c> wrote; for
 /// safetensors, the header's order). Every file must have the same names and shapes; element types are converted to
-/// the layout's. Files are read with TorchSharp.PyBridge.
+/// the layout's within a family (float64 to float32, int32 to int64), never across families (an integer tensor where the
+/// layout has a float one is refused: that is a different file, or a damaged one).
+/// </para>
+/// <para>
+/// Files may come from anywhere, so reading them is validated: a <c>.pt</c> pickle is interpreted without running anything
+/// (only the calls a state_dict needs are understood, as descriptions), every tensor view is checked against its storage
+/// and then copied to a new contiguous tensor (non-contiguous tensors load as in PyTorch), safetensors offsets must tile the
+/// data section exactly with byte counts matching dtype × shape, and no size a file states is allocated before it is checked
+/// against the file's length. Every malformed file gives <see cref="TrajectoryStoreCorruptedException"/> naming it. Writing
+/// (<see cref="Export"/>) uses TorchSharp.PyBridge.
 /// </para>
 /// </remarks>
 public sealed class PyTorchCheckpoints : ITrajectory
@@ -124,7 +130,7 @@ public sealed class PyTorchCheckpoints : ITrajectory
 
     /// <inheritdoc />
     /// <exception cref="TrajectoryStoreCorruptedException">The file is missing or cannot be read as a state_dict; the exception names it.</exception>
-    /// <exception cref="TrajectoryArchitectureMismatchException">The file's names or shapes differ from <see cref="Layout"/>.</exception>
+    /// <exception cref="TrajectoryArchitectureMismatchException">The file's names or shapes differ from <see cref="Layout"/>, or an element type is of another family.</exception>
     public ParameterSet GetPoint(int index, Device? device = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
@@ -138,7 +144,10 @@ public sealed class PyTorchCheckpoints : ITrajectory
     /// <param name="device">Where to put the tensors; <see langword="null"/> means the CPU.</param>
     /// <exception cref="ArgumentException"><paramref name="file"/> is null or empty.</exception>
     /// <exception cref="TrajectoryStoreCorruptedException">The file is missing or cannot be read as a state_dict.</exception>
-    /// <exception cref="TrajectoryArchitectureMismatchException">The file's names or shapes differ from <paramref name="layout"/>.</exception>
+    /// <exception cref="TrajectoryArchitectureMismatchException">
+    /// The file's names or shapes differ from <paramref name="layout"/>, or an element type would have to be converted between
+    /// families (floating-point, integer, bool, complex).
+    /// </exception>
     public static ParameterSet Load(string file, ParameterLayout? layout = null, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(file);
@@ -160,6 +169,14 @@ public sealed class PyTorchCheckpoints : ITrajectory
             var tensor = tensors[name];
             if (layout is not null && layout.TryGet(name, out var info) && info.DType != tensor.dtype)
             {
+                if (Kind(info.DType) != Kind(tensor.dtype))
+                {
+                    throw new TrajectoryArchitectureMismatchException(
+                        $"'{name}' is {tensor.dtype} in the file and {info.DType} in the layout; element types are converted only within floating-point or within integer types",
+                        file,
+                        "Reading a PyTorch checkpoint");
+                }
+
                 tensor = tensor.to(info.DType);
             }
 
@@ -246,86 +263,95 @@ public sealed class PyTorchCheckpoints : ITrajectory
         return paths;
     }
 
-    /// <summary>Reads a state_dict into name → tensor, in the file's order, inside the caller's dispose scope.</summary>
+    /// <summary>
+    /// Reads a state_dict into name → tensor, in the file's order, inside the caller's dispose scope. Only a regular file is
+    /// opened (a FIFO or device would block or never end); the format is recognised from the content.
+    /// </summary>
     private static Dictionary<string, Tensor> ReadStateDict(string file)
     {
+        switch (SafeFiles.GetKind(file, out _))
+        {
+            case SafeFiles.Kind.Missing:
+                throw new TrajectoryStoreCorruptedException(file, "The checkpoint file is missing");
+            case SafeFiles.Kind.Directory:
+                throw new TrajectoryStoreCorruptedException(file, "The checkpoint path is a directory, not a file");
+            case SafeFiles.Kind.Special:
+                throw new TrajectoryStoreCorruptedException(file, "The checkpoint path is a FIFO, device or socket, not a regular file; it was not opened");
+        }
+
         try
         {
             using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            Span<byte> signature = stackalloc byte[4];
-            var isZip = stream.Read(signature) == 4 && BinaryPrimitives.ReadUInt32LittleEndian(signature) == 0x04034b50;
+            var length = stream.Length;
+            Span<byte> start = stackalloc byte[9];
+            var read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
             stream.Position = 0;
-            if (!isZip)
+            var format = Recognise(start[..read], length, Path.GetExtension(file));
+            var tensors = format switch
             {
-                return Safetensors.LoadStateDict(stream, leaveOpen: true);
-            }
-
-            var table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true);
-            var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            foreach (var name in PickledKeyOrder(file, table.Keys.OfType<string>()))
+                CheckpointKind.TorchZip => TorchZipFormat.ReadTensors(stream, length, file),
+                CheckpointKind.Safetensors => SafetensorsFormat.ReadTensors(stream, length, file),
+                CheckpointKind.LegacyTorch => throw new TrajectoryStoreCorruptedException(
+                    file, "The file was written by torch.save's legacy format (before PyTorch 1.6); re-save it with a current torch.save"),
+                _ => throw new TrajectoryStoreCorruptedException(file, "The file is neither a torch.save zip archive nor a safetensors file"),
+            };
+            var result = new Dictionary<string, Tensor>(tensors.Count, StringComparer.Ordinal);
+            foreach (var (name, tensor) in tensors)
             {
-                if (table[name] is Tensor tensor)
+                if (!result.TryAdd(name, tensor))
                 {
-                    tensors.Add(name, tensor);
+                    throw new TrajectoryStoreCorruptedException(file, $"The checkpoint holds '{name}' twice");
                 }
             }
 
-            return tensors;
+            return result;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new TrajectoryStoreCorruptedException(file, "The checkpoint file is missing", e);
         }
-        catch (Exception e) when (e is not IOException and not OutOfMemoryException and not TrajectoryException)
+        catch (InvalidDataException e)
         {
-            throw new TrajectoryStoreCorruptedException(file, "The file cannot be read as a PyTorch state_dict (torch.save zip format or safetensors)", e);
+            throw new TrajectoryStoreCorruptedException(file, "The checkpoint's zip archive is damaged", e);
         }
     }
 
-    /// <summary>
-    /// PyBridge returns a .pt state_dict as a Hashtable, which loses the order. <c>torch.save</c> pickles the entries in
-    /// state_dict order, each key as a pickle string (BINUNICODE 'X' + u32 length, or SHORT_BINUNICODE 0x8c + u8 length)
-    /// ahead of its tensor, so the first position of each key's encoding in data.pkl gives the order back. Keys not found
-    /// go last, in ordinal order.
-    /// </summary>
-    private static IEnumerable<string> PickledKeyOrder(string file, IEnumerable<string> keys)
+    /// <summary>The family an element type belongs to: converting across families (an integer read as a float) would hide damage.</summary>
+    private static int Kind(ScalarType dtype) => dtype switch
     {
-        byte[] pickle;
-        using (var archive = ZipFile.OpenRead(file))
-        {
-            var entry = archive.Entries.FirstOrDefault(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal));
-            if (entry is null)
-            {
-                return keys.Order(StringComparer.Ordinal);
-            }
+        ScalarType.Bool => 0,
+        ScalarType.Byte or ScalarType.Int8 or ScalarType.Int16 or ScalarType.Int32 or ScalarType.Int64 => 1,
+        ScalarType.ComplexFloat32 or ScalarType.ComplexFloat64 => 3,
+        _ => 2,
+    };
 
-            using var data = entry.Open();
-            using var buffer = new MemoryStream();
-            data.CopyTo(buffer);
-            pickle = buffer.ToArray();
-        }
-
-        return keys.Select(k => (Key: k, Position: PositionOf(pickle, k))).OrderBy(p => p.Position).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key);
+    private enum CheckpointKind
+    {
+        Unknown,
+        TorchZip,
+        Safetensors,
+        LegacyTorch,
     }
 
-    private static int PositionOf(byte[] pickle, string key)
+    private static CheckpointKind Recognise(ReadOnlySpan<byte> start, long length, string extension)
     {
-        var utf8 = Encoding.UTF8.GetBytes(key);
-        var longForm = new byte[5 + utf8.Length];
-        longForm[0] = (byte)'X';
-        BinaryPrimitives.WriteUInt32LittleEndian(longForm.AsSpan(1), (uint)utf8.Length);
-        utf8.CopyTo(longForm, 5);
-        var at = pickle.AsSpan().IndexOf(longForm);
-        if (at < 0 && utf8.Length < 256)
+        if (start.Length >= 4 && BinaryPrimitives.ReadUInt32LittleEndian(start) == 0x04034b50)
         {
-            var shortForm = new byte[2 + utf8.Length];
-            shortForm[0] = 0x8c;
-            shortForm[1] = (byte)utf8.Length;
-            utf8.CopyTo(shortForm, 2);
-            at = pickle.AsSpan().IndexOf(shortForm);
+            return CheckpointKind.TorchZip;
         }
 
-        return at < 0 ? int.MaxValue : at;
+        // Legacy torch.save files begin with a pickled magic number (protocol 2: 0x80 0x02, then a LONG1 opcode).
+        if (start.Length >= 3 && start[0] == 0x80 && start[1] == 0x02 && start[2] == 0x8a)
+        {
+            return CheckpointKind.LegacyTorch;
+        }
+
+        // Safetensors: so named (its reader then says precisely what is wrong), or a little-endian header length that fits
+        // the file followed by the header's opening brace.
+        return string.Equals(extension, SafetensorsExtension, StringComparison.OrdinalIgnoreCase)
+            || (start.Length == 9 && BinaryPrimitives.ReadUInt64LittleEndian(start) <= (ulong)Math.Max(0, length - 8) && start[8] == (byte)'{')
+            ? CheckpointKind.Safetensors
+            : CheckpointKind.Unknown;
     }
 
     private static long? LastNumber(string name)

@@ -15,8 +15,6 @@ namespace TrajectoryTransfer.Trajectories;
 /// </summary>
 internal static class PointFileCodec
 {
-    private const int MaxHeaderBytes = 100 << 20;
-
     /// <summary>A point made ready for writing: the header and CPU-contiguous tensors in storage types (owned).</summary>
     internal sealed class PreparedPoint(byte[] header, Tensor[] tensors) : IDisposable
     {
@@ -120,30 +118,28 @@ internal static class PointFileCodec
     }
 
     /// <summary>
-    /// Reads a point file into CPU tensors of the architecture's types, checking the header against the layout and the
-    /// SHA-256 against <paramref name="expectedSha256"/>. Call inside a dispose scope.
+    /// Reads a point file of <paramref name="fileLength"/> bytes into CPU tensors of the architecture's types, checking the
+    /// header against the layout and the SHA-256 against <paramref name="expectedSha256"/>. Call inside a dispose scope.
     /// </summary>
-    public static ParameterSet Read(Stream stream, string filePath, ParameterLayout layout, TrajectoryStorePrecision precision, string expectedSha256)
+    /// <exception cref="TrajectoryStoreCorruptedException">The file is truncated, its header differs from the layout, or its checksum from the manifest's.</exception>
+    public static ParameterSet Read(Stream stream, long fileLength, string filePath, ParameterLayout layout, TrajectoryStorePrecision precision, string expectedSha256)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var entries = ReadHeader(stream, hash, filePath, layout, precision);
+        var entries = SafetensorsFormat.ReadHeader(stream, fileLength, filePath, hash);
+        CheckAgainstLayout(entries, filePath, layout, precision);
         var tensors = new List<KeyValuePair<string, Tensor>>(entries.Count);
-        foreach (var (info, storage) in entries)
+        for (var i = 0; i < entries.Count; i++)
         {
-            var tensor = torch.empty(info.Shape.ToArray(), storage);
+            var info = layout.Entries[i];
+            var tensor = torch.empty(info.Shape.ToArray(), entries[i].DType);
             if (tensor.NumberOfElements > 0)
             {
                 var bytes = tensor.bytes;
-                ReadExactly(stream, bytes, filePath);
+                SafetensorsFormat.ReadExactly(stream, bytes, filePath);
                 hash.AppendData(bytes);
             }
 
-            tensors.Add(new(info.Name, storage == info.DType ? tensor : tensor.to(info.DType)));
-        }
-
-        if (stream.ReadByte() >= 0)
-        {
-            throw new TrajectoryStoreCorruptedException(filePath, "The point file is longer than its header says");
+            tensors.Add(new(info.Name, entries[i].DType == info.DType ? tensor : tensor.to(info.DType)));
         }
 
         var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -176,9 +172,9 @@ internal static class PointFileCodec
             foreach (var info in layout.Entries)
             {
                 var storage = StorageType(info.DType, precision);
-                var end = offset + (info.ElementCount * ElementSize(storage));
+                var end = offset + (info.ElementCount * SafetensorsFormat.ElementSize(storage));
                 json.WriteStartObject(info.Name);
-                json.WriteString("dtype", DTypeCode(storage));
+                json.WriteString("dtype", SafetensorsFormat.DTypeCode(storage));
                 json.WriteStartArray("shape");
                 foreach (var size in info.Shape)
                 {
@@ -205,67 +201,32 @@ internal static class PointFileCodec
         return header;
     }
 
-    private static List<(ParameterInfo Info, ScalarType Storage)> ReadHeader(
-        Stream stream, IncrementalHash hash, string filePath, ParameterLayout layout, TrajectoryStorePrecision precision)
+    /// <summary>The header must list the layout's tensors, in its order, in their storage types, with data in that order.</summary>
+    private static void CheckAgainstLayout(IReadOnlyList<SafetensorsFormat.Entry> entries, string filePath, ParameterLayout layout, TrajectoryStorePrecision precision)
     {
-        Span<byte> lengthBytes = stackalloc byte[8];
-        ReadExactly(stream, lengthBytes, filePath);
-        hash.AppendData(lengthBytes);
-        var length = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
-        if (length > MaxHeaderBytes)
+        if (entries.Count != layout.Entries.Count)
         {
-            throw new TrajectoryStoreCorruptedException(filePath, $"The point file's header length ({length} bytes) is not plausible");
+            throw new TrajectoryStoreCorruptedException(filePath, $"The point file holds {entries.Count} tensors; the architecture has {layout.Entries.Count}");
         }
 
-        var header = new byte[(int)length];
-        ReadExactly(stream, header, filePath);
-        hash.AppendData(header);
-
-        var entries = new List<(ParameterInfo, ScalarType)>(layout.Entries.Count);
-        try
+        long expectedOffset = 0;
+        for (var i = 0; i < entries.Count; i++)
         {
-            using var document = JsonDocument.Parse(header);
-            long expectedOffset = 0;
-            var index = 0;
-            foreach (var property in document.RootElement.EnumerateObject())
+            var entry = entries[i];
+            var info = layout.Entries[i];
+            if (entry.Name != info.Name || !entry.Shape.SequenceEqual(info.Shape) || entry.DType != StorageType(info.DType, precision))
             {
-                if (property.Name == "__metadata__")
-                {
-                    continue;
-                }
-
-                var info = index < layout.Entries.Count ? layout.Entries[index] : null;
-                var storage = info is null ? default : StorageType(info.DType, precision);
-                var shape = property.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                var offsets = property.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                if (info is null || property.Name != info.Name || !shape.SequenceEqual(info.Shape)
-                    || property.Value.GetProperty("dtype").GetString() != DTypeCode(storage))
-                {
-                    throw new TrajectoryStoreCorruptedException(
-                        filePath, $"The point file's entry {index} ('{property.Name}') does not match the manifest's architecture");
-                }
-
-                if (offsets.Length != 2 || offsets[0] != expectedOffset || offsets[1] - offsets[0] != info.ElementCount * ElementSize(storage))
-                {
-                    throw new TrajectoryStoreCorruptedException(filePath, $"The point file's data offsets for '{info.Name}' are not the ones expected");
-                }
-
-                expectedOffset = offsets[1];
-                entries.Add((info, storage));
-                index++;
+                throw new TrajectoryStoreCorruptedException(
+                    filePath, $"The point file's entry {i} ('{entry.Name}' {ParameterLayout.FormatShape(entry.Shape)} {entry.DType}) does not match the manifest's architecture ({info})");
             }
 
-            if (index != layout.Entries.Count)
+            if (entry.Begin != expectedOffset)
             {
-                throw new TrajectoryStoreCorruptedException(filePath, $"The point file holds {index} tensors; the architecture has {layout.Entries.Count}");
+                throw new TrajectoryStoreCorruptedException(filePath, $"The point file's data offsets for '{info.Name}' are not the ones expected");
             }
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
-        {
-            throw new TrajectoryStoreCorruptedException(filePath, "The point file's header cannot be read", e);
-        }
 
-        return entries;
+            expectedOffset = entry.End;
+        }
     }
 
     private static void Append(Stream stream, IncrementalHash hash, ReadOnlySpan<byte> data)
@@ -273,44 +234,4 @@ internal static class PointFileCodec
         stream.Write(data);
         hash.AppendData(data);
     }
-
-    private static void ReadExactly(Stream stream, Span<byte> buffer, string filePath)
-    {
-        try
-        {
-            stream.ReadExactly(buffer);
-        }
-        catch (EndOfStreamException e)
-        {
-            throw new TrajectoryStoreCorruptedException(filePath, "The point file is truncated", e);
-        }
-    }
-
-    private static long ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 or ScalarType.Int64 or ScalarType.ComplexFloat32 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-        ScalarType.Int8 or ScalarType.Byte or ScalarType.Bool => 1,
-        ScalarType.ComplexFloat64 => 16,
-        _ => throw new NotSupportedException($"Tensors of element type {dtype} cannot be stored."),
-    };
-
-    /// <summary>The safetensors code of an element type.</summary>
-    public static string DTypeCode(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 => "F64",
-        ScalarType.Float32 => "F32",
-        ScalarType.Float16 => "F16",
-        ScalarType.BFloat16 => "BF16",
-        ScalarType.Int64 => "I64",
-        ScalarType.Int32 => "I32",
-        ScalarType.Int16 => "I16",
-        ScalarType.Int8 => "I8",
-        ScalarType.Byte => "U8",
-        ScalarType.Bool => "BOOL",
-        ScalarType.ComplexFloat32 => "C64",
-        ScalarType.ComplexFloat64 => "C128",
-        _ => throw new NotSupportedException($"Tensors of element type {dtype} cannot be stored."),
-    };
 }

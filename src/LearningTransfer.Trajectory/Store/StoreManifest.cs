@@ -20,6 +20,26 @@ internal sealed class StoreManifest
     public StoreArchitecture Architecture { get; set; } = new();
 
     public List<StorePoint> Points { get; set; } = [];
+
+    /// <summary>Who has the store open for writing (null once complete); for messages only, the lock is the writer lock file.</summary>
+    public StoreWriter? Writer { get; set; }
+
+    /// <summary>
+    /// SHA-256 of the manifest's bytes before this property (see <see cref="StoreManifestFile"/>); absent in manifests
+    /// written before it existed.
+    /// </summary>
+    public string? ManifestSha256 { get; set; }
+}
+
+internal sealed class StoreWriter
+{
+    public int ProcessId { get; set; }
+
+    public string? Host { get; set; }
+
+    public string? Since { get; set; }
+
+    public override string ToString() => $"process {ProcessId} on host '{Host}', writing since {Since}";
 }
 
 internal sealed class StoreArchitecture

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
+using System.Text.RegularExpressions;
 using TorchSharp;
 using TrajectoryTransfer.Permutations;
 using static TorchSharp.torch;
@@ -20,11 +20,20 @@ namespace TrajectoryTransfer.Trajectories;
 /// complete but is short.
 /// </para>
 /// <para>
-/// One writer at a time; reading is safe from any thread while nobody writes. Point files are valid safetensors files
-/// (Python's <c>safetensors.torch.load_file</c> reads them).
+/// One writer at a time: <see cref="Create"/> and <see cref="OpenForAppend"/> take the store's writer lock (the file
+/// <c>writer.lock</c>, locked through the operating system, so it dies with its process) and a second writer, in this
+/// process or another, gets <see cref="TrajectoryStoreLockedException"/>; <see cref="Complete"/> or <see cref="Dispose"/>
+/// release it. Readers never need the lock: reading is safe from any thread and while a writer appends.
+/// Point files are valid safetensors files (Python's <c>safetensors.torch.load_file</c> reads them).
+/// </para>
+/// <para>
+/// A store may come from someone else. Every field of the manifest is checked when it is opened, the manifest carries its
+/// own checksum, and a point file is read only if it is a regular file inside the store's folder (a symbolic link is
+/// followed only when its target lies inside the folder, and the size is checked on the target). On Linux a FIFO or device
+/// is recognised before it is opened; elsewhere it is refused by the size check (it reports 0 bytes).
 /// </para>
 /// </remarks>
-public sealed class TrajectoryStore : ITrajectory
+public sealed partial class TrajectoryStore : ITrajectory, IDisposable
 {
     /// <summary>The manifest's file name.</summary>
     public const string ManifestFileName = "manifest.json";
@@ -33,15 +42,17 @@ public sealed class TrajectoryStore : ITrajectory
     private readonly Lock _gate = new();
     private readonly StoreManifest _manifest;
     private readonly TrajectoryStoreOptions _options;
+    private readonly string _realDirectory;
     private TrajectoryPointLabel[] _labels;
+    private StoreWriterLock? _writerLock;
 
-    private TrajectoryStore(string directory, StoreManifest manifest, ParameterLayout layout, TrajectoryStorePrecision precision, bool writable, TrajectoryStoreOptions options)
+    private TrajectoryStore(string directory, string realDirectory, StoreManifest manifest, ParameterLayout layout, TrajectoryStorePrecision precision, TrajectoryStoreOptions options)
     {
         Directory = directory;
+        _realDirectory = realDirectory;
         _manifest = manifest;
         Layout = layout;
         Precision = precision;
-        IsWritable = writable;
         _options = options;
         _labels = [.. manifest.Points.Select(ToLabel)];
     }
@@ -91,60 +102,88 @@ public sealed class TrajectoryStore : ITrajectory
         }
     }
 
-    /// <summary>Whether this instance may append (it was created or opened for appending and not yet completed).</summary>
-    public bool IsWritable { get; private set; }
+    /// <summary>Whether this instance may append (it was created or opened for appending, and neither completed nor disposed).</summary>
+    public bool IsWritable => _writerLock is not null;
 
     /// <summary>Test hook: called at each stage of a write ("point-temp-written", "point-renamed", "manifest-temp-written").</summary>
     internal Action<string>? FaultInjection { get; set; }
 
     /// <summary>
     /// Creates a new, empty store in <paramref name="directory"/> (created if needed; it must not hold a store already)
-    /// and returns it open for appending.
+    /// and returns it open for appending, holding the store's writer lock until <see cref="Complete"/> or <see cref="Dispose"/>.
     /// </summary>
     /// <param name="directory">The folder.</param>
     /// <param name="layout">The architecture every point will have.</param>
     /// <param name="options">Precision and durability; <see langword="null"/> uses <see cref="TrajectoryStoreOptions.Default"/>.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="IOException">The folder already holds a store (open it with <see cref="OpenForAppend"/>), or it cannot be written.</exception>
+    /// <exception cref="TrajectoryStoreLockedException">Another writer is creating or appending to a store in this folder.</exception>
+    /// <exception cref="NotSupportedException">The layout has an element type a store cannot hold.</exception>
     public static TrajectoryStore Create(string directory, ParameterLayout layout, TrajectoryStoreOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(layout);
         options ??= TrajectoryStoreOptions.Default;
         var full = Path.GetFullPath(directory);
-        if (File.Exists(Path.Combine(full, ManifestFileName)))
+        var manifestPath = Path.Combine(full, ManifestFileName);
+        if (File.Exists(manifestPath))
         {
             throw new IOException($"'{full}' already holds a trajectory store; open it with {nameof(OpenForAppend)} to add points.");
         }
 
-        System.IO.Directory.CreateDirectory(full);
-        var manifest = new StoreManifest
+        if (layout.Entries.FirstOrDefault(e => !SafetensorsFormat.IsSupported(e.DType)) is { } unsupported)
         {
-            Complete = false,
-            Precision = PrecisionName(options.Precision),
-            Architecture = new StoreArchitecture
+            throw new NotSupportedException($"'{unsupported.Name}' has element type {unsupported.DType}, which a trajectory store cannot hold.");
+        }
+
+        System.IO.Directory.CreateDirectory(full);
+        var real = SafeFiles.RealPath(full);
+        var writerLock = StoreWriterLock.Acquire(full, real, () => DescribeWriter(manifestPath));
+        try
+        {
+            if (File.Exists(manifestPath))
             {
-                Fingerprint = layout.Fingerprint(),
-                Parameters = [.. layout.Entries.Select(e => new StoreParameter { Name = e.Name, Shape = [.. e.Shape], DType = e.DType.ToString() })],
-            },
-        };
-        var store = new TrajectoryStore(full, manifest, layout, options.Precision, writable: true, options);
-        store.WriteManifest(manifest);
-        return store;
+                throw new IOException($"'{full}' already holds a trajectory store; open it with {nameof(OpenForAppend)} to add points.");
+            }
+
+            var manifest = new StoreManifest
+            {
+                Complete = false,
+                Precision = PrecisionName(options.Precision),
+                Architecture = new StoreArchitecture
+                {
+                    Fingerprint = layout.Fingerprint(),
+                    Parameters = [.. layout.Entries.Select(e => new StoreParameter { Name = e.Name, Shape = [.. e.Shape], DType = e.DType.ToString() })],
+                },
+            };
+            var store = new TrajectoryStore(full, real, manifest, layout, options.Precision, options);
+            store.WriteManifest(Copy(manifest, complete: false, StoreWriterLock.CurrentWriter()));
+            store._writerLock = writerLock;
+            return store;
+        }
+        catch
+        {
+            writerLock.Dispose();
+            throw;
+        }
     }
 
-    /// <summary>Opens an existing store for reading.</summary>
+    /// <summary>Opens an existing store for reading (no lock is needed; a writer may be appending meanwhile).</summary>
     /// <param name="directory">The store's folder.</param>
     /// <param name="allowIncomplete">Whether a store whose writer did not complete it may be read (its complete points); the default is <see langword="false"/>.</param>
     /// <param name="expectedLayout">When given, the store's architecture must equal it.</param>
     /// <exception cref="ArgumentException"><paramref name="directory"/> is null or empty.</exception>
     /// <exception cref="TrajectoryStoreIncompleteException">The store was not completed and <paramref name="allowIncomplete"/> is <see langword="false"/>.</exception>
-    /// <exception cref="TrajectoryStoreCorruptedException">The manifest is missing or unreadable, or a point file is missing or has the wrong size.</exception>
+    /// <exception cref="TrajectoryStoreCorruptedException">
+    /// The manifest is missing, unreadable, fails its checksum or has a field out of range (the message names the field), or
+    /// a point file is missing, has the wrong size, is not a regular file, or is a link that leaves the store's folder.
+    /// </exception>
     /// <exception cref="TrajectoryArchitectureMismatchException">The store's architecture differs from <paramref name="expectedLayout"/>.</exception>
+    /// <exception cref="TrajectoryException">The store was written in a newer format version.</exception>
     public static TrajectoryStore Open(string directory, bool allowIncomplete = false, ParameterLayout? expectedLayout = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
-        var store = Load(Path.GetFullPath(directory), writable: false, expectedLayout, TrajectoryStoreOptions.Default);
+        var store = Load(Path.GetFullPath(directory), expectedLayout, TrajectoryStoreOptions.Default);
         if (!store.IsComplete && !allowIncomplete)
         {
             throw new TrajectoryStoreIncompleteException(store.Directory, store.Count);
@@ -154,31 +193,51 @@ public sealed class TrajectoryStore : ITrajectory
     }
 
     /// <summary>
-    /// Opens an existing store (complete or not) to append points. The store is marked incomplete until <see cref="Complete"/>
-    /// runs; leftovers of an interrupted writer (temporary files) are removed.
+    /// Opens an existing store (complete or not) to append points, taking its writer lock until <see cref="Complete"/> or
+    /// <see cref="Dispose"/>. The store is marked incomplete until <see cref="Complete"/> runs; the temporary files an
+    /// interrupted writer of this store left (<c>point-*.safetensors.tmp</c>, <c>manifest.json.tmp</c>) are removed, and no
+    /// other file.
     /// </summary>
     /// <param name="directory">The store's folder.</param>
     /// <param name="expectedLayout">When given, the store's architecture must equal it.</param>
     /// <param name="flushToDisk">Whether files are flushed to the disk before being renamed; the default is <see langword="true"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="directory"/> is null or empty.</exception>
-    /// <exception cref="TrajectoryStoreCorruptedException">The manifest is missing or unreadable, or a point file is missing or has the wrong size.</exception>
+    /// <exception cref="TrajectoryStoreLockedException">Another writer, in this process or another, has the store open.</exception>
+    /// <exception cref="TrajectoryStoreCorruptedException">The manifest or a point file is damaged (see <see cref="Open"/>).</exception>
     /// <exception cref="TrajectoryArchitectureMismatchException">The store's architecture differs from <paramref name="expectedLayout"/>.</exception>
+    /// <exception cref="TrajectoryException">The store was written in a newer format version.</exception>
     public static TrajectoryStore OpenForAppend(string directory, ParameterLayout? expectedLayout = null, bool flushToDisk = true)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         var full = Path.GetFullPath(directory);
-        var store = Load(full, writable: true, expectedLayout, new TrajectoryStoreOptions { FlushToDisk = flushToDisk });
-        foreach (var temp in System.IO.Directory.EnumerateFiles(full, "*" + TempSuffix))
+        var manifestPath = Path.Combine(full, ManifestFileName);
+        if (!File.Exists(manifestPath))
         {
-            File.Delete(temp);
+            // No store here: say so as Open does, without leaving a lock file in a folder that holds none.
+            _ = Load(full, expectedLayout, TrajectoryStoreOptions.Default);
         }
 
-        if (store._manifest.Complete)
+        var writerLock = StoreWriterLock.Acquire(full, SafeFiles.RealPath(full), () => DescribeWriter(manifestPath));
+        try
         {
-            store.WriteManifest(Copy(store._manifest, complete: false));
-        }
+            var store = Load(full, expectedLayout, new TrajectoryStoreOptions { FlushToDisk = flushToDisk });
+            foreach (var temp in System.IO.Directory.EnumerateFiles(full, "*" + TempSuffix))
+            {
+                if (IsOwnTemporary(Path.GetFileName(temp)))
+                {
+                    File.Delete(temp);
+                }
+            }
 
-        return store;
+            store.WriteManifest(Copy(store._manifest, complete: false, StoreWriterLock.CurrentWriter()));
+            store._writerLock = writerLock;
+            return store;
+        }
+        catch
+        {
+            writerLock.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Writes every point of <paramref name="source"/> to a new store in <paramref name="directory"/> and completes it.</summary>
@@ -189,22 +248,31 @@ public sealed class TrajectoryStore : ITrajectory
     /// <param name="cancellationToken">Stops between points; the store is then left incomplete.</param>
     /// <exception cref="ArgumentNullException"><paramref name="source"/> is null.</exception>
     /// <exception cref="IOException">The folder already holds a store or cannot be written.</exception>
-    /// <exception cref="OperationCanceledException">The operation was canceled.</exception>
+    /// <exception cref="TrajectoryStoreLockedException">Another writer is creating or appending to a store in this folder.</exception>
+    /// <exception cref="OperationCanceledException">The operation was canceled; the store is left incomplete and its lock released.</exception>
     public static TrajectoryStore CreateFrom(ITrajectory source, string directory, TrajectoryStoreOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         var store = Create(directory, source.Layout, options);
-        for (var i = 0; i < source.Count; i++)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            using var scope = torch.NewDisposeScope();
-            using var point = source.GetPoint(i);
-            store.Append(point, source.Labels[i]);
-            progress?.Report(i + 1);
-        }
+            for (var i = 0; i < source.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var scope = torch.NewDisposeScope();
+                using var point = source.GetPoint(i);
+                store.Append(point, source.Labels[i]);
+                progress?.Report(i + 1);
+            }
 
-        store.Complete();
-        return store;
+            store.Complete();
+            return store;
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Appends a point (copied to a new file; the caller keeps the set).</summary>
@@ -275,15 +343,27 @@ public sealed class TrajectoryStore : ITrajectory
         CommitPoint(file, temp, sha, bytes.LongLength, label);
     }
 
-    /// <summary>Marks the store complete (the manifest says so); afterwards this instance no longer appends.</summary>
+    /// <summary>Marks the store complete (the manifest says so) and releases the writer lock; afterwards this instance no longer appends.</summary>
     /// <exception cref="InvalidOperationException">The store is not open for appending.</exception>
     public void Complete()
     {
         lock (_gate)
         {
             EnsureWritable();
-            WriteManifest(Copy(_manifest, complete: true));
-            IsWritable = false;
+            WriteManifest(Copy(_manifest, complete: true, writer: null));
+            ReleaseWriterLock();
+        }
+    }
+
+    /// <summary>
+    /// Ends this instance's writing without completing the store (as if its writer had stopped: an incomplete store stays
+    /// incomplete) and releases the writer lock. The store can still be read. Does nothing for a reader or a completed writer.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            ReleaseWriterLock();
         }
     }
 
@@ -295,12 +375,13 @@ public sealed class TrajectoryStore : ITrajectory
     public ParameterSet GetPoint(int index, Device? device = null)
     {
         var (path, entry) = PointFile(index);
+        var source = CheckedPointFile(path, entry);
         using var scope = torch.NewDisposeScope();
         ParameterSet cpu;
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
-            cpu = PointFileCodec.Read(stream, path, Layout, Precision, entry.Sha256);
+            using var stream = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+            cpu = PointFileCodec.Read(stream, stream.Length, path, Layout, Precision, entry.Sha256);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -321,10 +402,11 @@ public sealed class TrajectoryStore : ITrajectory
     public async Task<ParameterSet> GetPointAsync(int index, Device? device = null, CancellationToken cancellationToken = default)
     {
         var (path, entry) = PointFile(index);
+        var source = CheckedPointFile(path, entry);
         byte[] bytes;
         try
         {
-            bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+            bytes = await File.ReadAllBytesAsync(source, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -337,7 +419,7 @@ public sealed class TrajectoryStore : ITrajectory
     /// <summary>Checks every point file against the manifest (existence, size, SHA-256) without making tensors.</summary>
     /// <param name="progress">Receives the number of files checked.</param>
     /// <param name="cancellationToken">Stops between files.</param>
-    /// <exception cref="TrajectoryStoreCorruptedException">A file is missing or differs; the exception names it.</exception>
+    /// <exception cref="TrajectoryStoreCorruptedException">A file is missing, differs, or is not a regular file inside the store's folder; the exception names it.</exception>
     /// <exception cref="OperationCanceledException">The operation was canceled.</exception>
     public void Verify(IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -345,8 +427,7 @@ public sealed class TrajectoryStore : ITrajectory
         {
             cancellationToken.ThrowIfCancellationRequested();
             var (path, entry) = PointFile(i);
-            CheckFileSize(path, entry);
-            var sha = PointFileCodec.HashFile(path);
+            var sha = PointFileCodec.HashFile(CheckedPointFile(path, entry));
             if (!string.Equals(sha, entry.Sha256, StringComparison.OrdinalIgnoreCase))
             {
                 throw new TrajectoryStoreCorruptedException(path, $"The point file's SHA-256 is {sha}, the manifest says {entry.Sha256}");
@@ -374,7 +455,7 @@ public sealed class TrajectoryStore : ITrajectory
     {
         using var scope = torch.NewDisposeScope();
         using var stream = new MemoryStream(bytes, writable: false);
-        var cpu = PointFileCodec.Read(stream, path, Layout, Precision, entry.Sha256);
+        var cpu = PointFileCodec.Read(stream, bytes.LongLength, path, Layout, Precision, entry.Sha256);
         var result = device is null || device.type == DeviceType.CPU ? cpu : cpu.To(device);
         return result.MoveToOuterDisposeScope();
     }
@@ -409,7 +490,7 @@ public sealed class TrajectoryStore : ITrajectory
         lock (_gate)
         {
             label ??= new TrajectoryPointLabel(0);
-            var next = Copy(_manifest, complete: false);
+            var next = Copy(_manifest, complete: false, _manifest.Writer);
             next.Points.Add(new StorePoint
             {
                 File = file,
@@ -429,9 +510,10 @@ public sealed class TrajectoryStore : ITrajectory
     {
         var path = Path.Combine(Directory, ManifestFileName);
         var temp = path + TempSuffix;
+        var bytes = StoreManifestFile.Serialize(next);
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            JsonSerializer.Serialize(stream, next, StoreManifestJsonContext.Default.StoreManifest);
+            stream.Write(bytes);
             stream.Flush(_options.FlushToDisk);
         }
 
@@ -441,6 +523,7 @@ public sealed class TrajectoryStore : ITrajectory
         {
             _manifest.Complete = next.Complete;
             _manifest.Points = next.Points;
+            _manifest.Writer = next.Writer;
             _labels = [.. next.Points.Select(ToLabel)];
         }
     }
@@ -464,10 +547,12 @@ public sealed class TrajectoryStore : ITrajectory
         }
     }
 
-    private static TrajectoryStore Load(string directory, bool writable, ParameterLayout? expectedLayout, TrajectoryStoreOptions options)
+    private static TrajectoryStore Load(string directory, ParameterLayout? expectedLayout, TrajectoryStoreOptions options)
     {
         var path = Path.Combine(directory, ManifestFileName);
-        if (!File.Exists(path))
+        var realDirectory = SafeFiles.RealPath(directory);
+        var source = CheckedFile(path, realDirectory, "manifest");
+        if (source is null)
         {
             if (File.Exists(path + TempSuffix))
             {
@@ -477,86 +562,112 @@ public sealed class TrajectoryStore : ITrajectory
             throw new TrajectoryStoreCorruptedException(path, "The folder holds no trajectory store manifest");
         }
 
-        StoreManifest manifest;
-        try
-        {
-            using var stream = File.OpenRead(path);
-            manifest = JsonSerializer.Deserialize(stream, StoreManifestJsonContext.Default.StoreManifest)
-                ?? throw new TrajectoryStoreCorruptedException(path, "The manifest is empty");
-        }
-        catch (JsonException e)
-        {
-            throw new TrajectoryStoreCorruptedException(path, "The manifest is not valid JSON", e);
-        }
-
-        if (manifest.Format != StoreManifest.FormatName)
-        {
-            throw new TrajectoryStoreCorruptedException(path, $"The manifest's format is '{manifest.Format}', not '{StoreManifest.FormatName}'");
-        }
-
-        if (manifest.FormatVersion > StoreManifest.CurrentFormatVersion || manifest.FormatVersion < 1)
-        {
-            throw new TrajectoryException(
-                $"The trajectory store '{directory}' has format version {manifest.FormatVersion}; this library reads version {StoreManifest.CurrentFormatVersion}.");
-        }
-
-        if (manifest.Architecture?.Parameters is null || manifest.Points is null || manifest.Precision is null
-            || manifest.Architecture.Parameters.Any(p => p?.Name is null || p.Shape is null || p.DType is null)
-            || manifest.Points.Any(p => p?.File is null || p.Sha256 is null))
-        {
-            throw new TrajectoryStoreCorruptedException(path, "The manifest lacks required fields");
-        }
-
-        ParameterLayout layout;
-        TrajectoryStorePrecision precision;
-        try
-        {
-            layout = new ParameterLayout(manifest.Architecture.Parameters.Select(p => new ParameterInfo(p.Name, p.Shape, Enum.Parse<ScalarType>(p.DType))));
-            precision = ParsePrecision(manifest.Precision);
-        }
-        catch (ArgumentException e)
-        {
-            throw new TrajectoryStoreCorruptedException(path, "The manifest's architecture or precision cannot be read", e);
-        }
-
-        if (layout.Fingerprint() != manifest.Architecture.Fingerprint)
-        {
-            throw new TrajectoryStoreCorruptedException(path, "The manifest's architecture fingerprint does not match its parameter list");
-        }
-
+        var manifest = StoreManifestFile.Parse(ReadBounded(source.Value.Path, source.Value.Length, path), path);
+        var (layout, precision) = StoreManifestFile.Validate(manifest, path, directory);
         if (expectedLayout is not null)
         {
             TensorOps.EnsureSameLayout(expectedLayout, layout, path, $"Opening the trajectory store '{directory}'");
         }
 
+        var store = new TrajectoryStore(directory, realDirectory, manifest, layout, precision, new TrajectoryStoreOptions { Precision = precision, FlushToDisk = options.FlushToDisk });
         foreach (var point in manifest.Points)
         {
-            if (point.File.Length == 0 || point.File != Path.GetFileName(point.File))
+            store.CheckedPointFile(Path.Combine(directory, point.File), point);
+        }
+
+        return store;
+    }
+
+    /// <summary>
+    /// Where to read a point file from: the file itself, or a link's target inside the store's folder; it must be a regular
+    /// file of the manifest's size (the size of the target, not of a link).
+    /// </summary>
+    private string CheckedPointFile(string path, StorePoint entry)
+    {
+        var source = CheckedFile(path, _realDirectory, "point file")
+            ?? throw new TrajectoryStoreCorruptedException(path, "The point file is missing");
+        if (source.Length != entry.Bytes)
+        {
+            throw new TrajectoryStoreCorruptedException(path, $"The point file has {source.Length} bytes; the manifest says {entry.Bytes}");
+        }
+
+        return source.Path;
+    }
+
+    /// <summary>
+    /// Resolves a file of the store: <see langword="null"/> when missing; otherwise the path to open and its length. A
+    /// symbolic link must lead inside the store's folder, and what it leads to (or the file) must be a regular file.
+    /// </summary>
+    private static (string Path, long Length)? CheckedFile(string path, string realDirectory, string what)
+    {
+        var target = path;
+        if (new FileInfo(path).LinkTarget is not null)
+        {
+            try
             {
-                throw new TrajectoryStoreCorruptedException(path, $"The manifest names an invalid point file '{point.File}'");
+                target = SafeFiles.RealPath(path);
+            }
+            catch (IOException e)
+            {
+                throw new TrajectoryStoreCorruptedException(path, $"The {what} is a symbolic link that cannot be resolved", e);
             }
 
-            CheckFileSize(Path.Combine(directory, point.File), point);
+            if (!SafeFiles.IsInside(target, realDirectory))
+            {
+                throw new TrajectoryStoreCorruptedException(path, $"The {what} is a symbolic link to '{target}', outside the store's folder '{realDirectory}'");
+            }
         }
 
-        return new TrajectoryStore(directory, manifest, layout, precision, writable, new TrajectoryStoreOptions { Precision = precision, FlushToDisk = options.FlushToDisk });
+        return SafeFiles.GetKind(target, out var length) switch
+        {
+            SafeFiles.Kind.Missing => null,
+            SafeFiles.Kind.Regular => (target, length),
+            SafeFiles.Kind.Directory => throw new TrajectoryStoreCorruptedException(path, $"The {what} is a directory, not a regular file"),
+            _ => throw new TrajectoryStoreCorruptedException(path, $"The {what} is a FIFO, device or socket, not a regular file; it was not opened"),
+        };
     }
 
-    private static void CheckFileSize(string path, StorePoint entry)
+    /// <summary>Reads a manifest of at most <see cref="StoreManifestFile.MaxBytes"/>, never more than that even if the file grows meanwhile.</summary>
+    private static byte[] ReadBounded(string source, long length, string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        if (length > StoreManifestFile.MaxBytes)
         {
-            throw new TrajectoryStoreCorruptedException(path, "The point file is missing");
+            throw new TrajectoryStoreCorruptedException(path, $"The manifest has {length} bytes; at most {StoreManifestFile.MaxBytes} are read");
         }
 
-        if (info.Length != entry.Bytes)
+        using var stream = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var bytes = new byte[length];
+        SafetensorsFormat.ReadExactly(stream, bytes, path);
+        return bytes;
+    }
+
+    /// <summary>Describes the writer the manifest records, for a lock conflict's message.</summary>
+    private static string? DescribeWriter(string manifestPath)
+    {
+        try
         {
-            throw new TrajectoryStoreCorruptedException(path, $"The point file has {info.Length} bytes; the manifest says {entry.Bytes}");
+            var bytes = File.ReadAllBytes(manifestPath);
+            return bytes.Length <= StoreManifestFile.MaxBytes ? StoreManifestFile.Parse(bytes, manifestPath).Writer?.ToString() : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or TrajectoryException)
+        {
+            return null;
         }
     }
 
-    private static StoreManifest Copy(StoreManifest manifest, bool complete) => new()
+    private static bool IsOwnTemporary(string name) =>
+        name == ManifestFileName + TempSuffix || TemporaryPointFile().IsMatch(name);
+
+    [GeneratedRegex(@"^point-[0-9]{6,}\.safetensors\.tmp$", RegexOptions.CultureInvariant)]
+    private static partial Regex TemporaryPointFile();
+
+    private void ReleaseWriterLock()
+    {
+        _writerLock?.Dispose();
+        _writerLock = null;
+    }
+
+    private static StoreManifest Copy(StoreManifest manifest, bool complete, StoreWriter? writer) => new()
     {
         Format = manifest.Format,
         FormatVersion = manifest.FormatVersion,
@@ -564,6 +675,7 @@ public sealed class TrajectoryStore : ITrajectory
         Precision = manifest.Precision,
         Architecture = manifest.Architecture,
         Points = [.. manifest.Points],
+        Writer = writer,
     };
 
     private static TrajectoryPointLabel ToLabel(StorePoint point, int index) => new(index, point.Step, point.Epoch, point.Lambda, point.Text);
@@ -574,13 +686,5 @@ public sealed class TrajectoryStore : ITrajectory
         TrajectoryStorePrecision.Float16 => "float16",
         TrajectoryStorePrecision.BFloat16 => "bfloat16",
         _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "Unknown precision."),
-    };
-
-    private static TrajectoryStorePrecision ParsePrecision(string name) => name switch
-    {
-        "full" => TrajectoryStorePrecision.Full,
-        "float16" => TrajectoryStorePrecision.Float16,
-        "bfloat16" => TrajectoryStorePrecision.BFloat16,
-        _ => throw new ArgumentException($"Unknown precision '{name}'.", nameof(name)),
     };
 }

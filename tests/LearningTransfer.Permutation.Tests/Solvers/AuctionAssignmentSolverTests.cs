@@ -95,4 +95,43 @@ public sealed class AuctionAssignmentSolverTests : VectorizedSolverContractTests
 
         Assert.Equal(AssignmentSolvers.Objective(s, n, jv), AssignmentSolvers.Objective(s, n, auction), AssignmentProblems.Tolerance(s, n, 1e-12));
     }
+
+    [Theory]
+    [InlineData(0.5, 1e-3, 3.0)]
+    [InlineData(0.01, 0.01, 2.0)]
+    [InlineData(1.0, 1e-9, 1000)]
+    [InlineData(0.1, 1e-9, 6.0)]
+    public void SolveMaximum_PublicOptions_SameObjectiveAsDefault(double start, double final, double factor)
+    {
+        const int n = 150;
+        var s = AssignmentProblems.Create(ProblemKind.PlantedNoisy, n, 8);
+        var tuned = new AuctionAssignmentSolver(new AuctionAssignmentSolverOptions { StartEpsilon = start, FinalEpsilon = final, EpsilonFactor = factor });
+
+        var result = tuned.SolveMaximum(s, n, default, CancellationToken.None, out var statistics);
+
+        Assert.False(statistics.AuctionSkipped);
+        Assert.True(statistics.Bids > 0);
+        Assert.Equal(
+            AssignmentSolvers.Objective(s, n, AssignmentSolvers.JonkerVolgenant.SolveMaximum(s, n)),
+            AssignmentSolvers.Objective(s, n, result),
+            AssignmentProblems.Tolerance(s, n, 1e-12));
+    }
+
+    [Theory]
+    [InlineData(0.0, 1e-4, 6.0, "StartEpsilon")]
+    [InlineData(double.NaN, 1e-4, 6.0, "StartEpsilon")]
+    [InlineData(0.1, 1e-12, 6.0, "FinalEpsilon")]
+    [InlineData(0.1, 0.2, 6.0, "FinalEpsilon")]
+    [InlineData(0.1, 1e-4, 1.0, "EpsilonFactor")]
+    [InlineData(0.1, 1e-4, double.PositiveInfinity, "EpsilonFactor")]
+    [InlineData(2.0, 1e-4, 6.0, "StartEpsilon")]
+    [InlineData(0.1, 1e-4, 2000.0, "EpsilonFactor")]
+    public void Constructor_OptionOutOfRange_ThrowsNamingIt(double start, double final, double factor, string name)
+    {
+        var options = new AuctionAssignmentSolverOptions { StartEpsilon = start, FinalEpsilon = final, EpsilonFactor = factor };
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new AuctionAssignmentSolver(options));
+
+        Assert.Equal(name, error.ParamName);
+    }
 }

@@ -44,4 +44,18 @@ public sealed class OrToolsAssignmentSolverTests : AssignmentSolverContractTests
 
         Assert.Equal(AssignmentSolvers.Objective(s, n, exact), AssignmentSolvers.Objective(s, n, result), AssignmentProblems.Tolerance(s, n, RelativeTolerance));
     }
+
+    [Fact]
+    public void SolveMaximum_WithStatistics_ReportsScaleFactorAndSameAssignment()
+    {
+        const int n = 120;
+        var s = AssignmentProblems.Create(ProblemKind.Gaussian, n, 12);
+        var solver = new OrToolsAssignmentSolver();
+
+        var result = solver.SolveMaximum(s, n, default, CancellationToken.None, out var statistics);
+
+        Assert.Equal(solver.SolveMaximum(s, n), result);
+        Assert.Equal(OrToolsAssignmentSolver.ScaledCostLimit(n) / s.Max(v => Math.Abs(v)), statistics.ScaleFactor, 1e-6 * statistics.ScaleFactor);
+        Assert.True(statistics.AddArcsTime >= TimeSpan.Zero && statistics.SolveTime >= TimeSpan.Zero);
+    }
 }

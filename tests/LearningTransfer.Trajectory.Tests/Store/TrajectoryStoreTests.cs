@@ -175,7 +175,7 @@ public sealed class TrajectoryStoreTests
         var error = Assert.Throws<TrajectoryStoreCorruptedException>(() => TrajectoryStore.Open(temp.Path));
 
         Assert.Equal(manifest, error.FilePath);
-        Assert.Contains("fingerprint", error.Message, StringComparison.Ordinal);
+        Assert.Contains("manifestSha256", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -236,8 +236,10 @@ public sealed class TrajectoryStoreTests
         };
         using var extra = TestSets.Random(3);
 
-        // The "process dies" here: no cleanup runs after the fault.
+        // The "process dies" here: no cleanup runs after the fault; its death releases the writer lock (a real crash,
+        // with a killed process, is in Hostile/StoreCrashTests).
         Assert.Throws<SimulatedCrashException>(() => writer.Append(extra));
+        writer.Dispose();
 
         Assert.Throws<TrajectoryStoreIncompleteException>(() => TrajectoryStore.Open(temp.Path));
         var survivor = TrajectoryStore.Open(temp.Path, allowIncomplete: true);
