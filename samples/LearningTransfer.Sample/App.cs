@@ -68,7 +68,7 @@ public static class App
         }
 
         using var data = ExperimentData.Load(source, settings.TrainLimit, settings.TestLimit, settings.ValidationFraction, settings.Seed, device, settings.Normalize);
-        var factory = new ModelFactory(settings.Model, settings.Width, device);
+        var factory = new ModelFactory(settings.Model, settings.Width, device, settings.WidthFactor, data.ImageSize);
         var context = new ExperimentContext(settings, ui, factory, device, data);
         var load = loadAverage is { Count: > 0 } ? Inv($", load average {loadAverage[0]:F2}") : string.Empty;
         ui.Note(Inv($"{source.Name} from {source.Path}: {data.Train.Count} training, {data.Validation.Count} validation, {data.Test.Count} test images{(settings.Normalize == "mnist" ? ", inputs normalised with MNIST's constants (0.1307, 0.3081)" : string.Empty)}."));

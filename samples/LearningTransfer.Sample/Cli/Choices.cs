@@ -11,6 +11,12 @@ public enum ModelKind
 
     /// <summary>A small VGG-style Conv4 network with BatchNorm (first stage <c>width</c> channels).</summary>
     Conv,
+
+    /// <summary>The paper authors' Conv8 (no BatchNorm), every width scaled by <c>--width-factor</c>; 28×28 images padded to 32×32.</summary>
+    Conv8,
+
+    /// <summary>Conv8 with a BatchNorm2d after each of its eight convolutions.</summary>
+    Conv8BatchNorm,
 }
 
 /// <summary>Which of the paper's two settings the sample runs.</summary>
@@ -42,6 +48,8 @@ public static class Choices
         ["mlp"] = ModelKind.Mlp,
         ["linear-mlp"] = ModelKind.LinearMlp,
         ["conv"] = ModelKind.Conv,
+        ["conv8"] = ModelKind.Conv8,
+        ["conv8-bn"] = ModelKind.Conv8BatchNorm,
     };
 
     /// <summary>The spelling of each scenario.</summary>

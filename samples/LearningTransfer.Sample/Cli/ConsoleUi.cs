@@ -43,20 +43,22 @@ public sealed class ConsoleUi(IAnsiConsole console)
     /// <param name="schedule">How.</param>
     /// <param name="afterEpoch">Scores the model after each epoch.</param>
     /// <param name="recorder">Records the trajectory.</param>
+    /// <param name="evaluationsPerEpoch">How often <paramref name="afterEpoch"/> runs per epoch.</param>
     public TrainingRun Train(
         string label,
         nn.Module<Tensor, Tensor> model,
         MnistSplit data,
         TrainingSchedule schedule,
         Func<nn.Module<Tensor, Tensor>, double>? afterEpoch = null,
-        TrajectoryRecorder? recorder = null)
+        TrajectoryRecorder? recorder = null,
+        int evaluationsPerEpoch = 1)
     {
         ArgumentNullException.ThrowIfNull(schedule);
         ArgumentNullException.ThrowIfNull(data);
         return Progress(ctx =>
         {
             var task = ctx.AddTask(Markup.Escape(label), maxValue: schedule.Epochs * Batches.PerEpoch(data, schedule.BatchSize));
-            var run = Trainer.Train(model, data, schedule, afterEpoch, recorder, () => task.Increment(1));
+            var run = Trainer.Train(model, data, schedule, afterEpoch, recorder, () => task.Increment(1), evaluationsPerEpoch);
             task.Value = task.MaxValue;
             return run;
         });

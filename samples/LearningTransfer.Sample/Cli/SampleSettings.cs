@@ -1,5 +1,6 @@
 using System.Globalization;
 using TrajectoryTransfer.Samples.Data;
+using TrajectoryTransfer.Samples.Experiments;
 
 namespace TrajectoryTransfer.Samples.Cli;
 
@@ -33,8 +34,14 @@ public sealed record SampleSettings
     /// <summary>Minibatch size for training, fine-tuning and gradients.</summary>
     public required int BatchSize { get; init; }
 
-    /// <summary>SGD learning rate for training.</summary>
-    public required double LearningRate { get; init; }
+    /// <summary>How the source, the baseline, pre-trained and other fully trained models are trained.</summary>
+    public required TrainingRecipe TrainRecipe { get; init; }
+
+    /// <summary>How transferred models are fine-tuned.</summary>
+    public required TrainingRecipe FineTuneRecipe { get; init; }
+
+    /// <summary>The training learning rate (of <see cref="TrainRecipe"/>).</summary>
+    public double LearningRate => TrainRecipe.LearningRate;
 
     /// <summary>Training epochs of the source and of every fully trained model.</summary>
     public required int Epochs { get; init; }
@@ -42,11 +49,23 @@ public sealed record SampleSettings
     /// <summary>Fine-tuning epochs after a transfer, and epochs of the scratch baseline.</summary>
     public required int FineTuneEpochs { get; init; }
 
-    /// <summary>SGD learning rate for fine-tuning and the scratch baseline.</summary>
-    public required double FineTuneLearningRate { get; init; }
+    /// <summary>The fine-tuning learning rate (of <see cref="FineTuneRecipe"/>).</summary>
+    public double FineTuneLearningRate => FineTuneRecipe.LearningRate;
 
-    /// <summary>Hidden width (MLPs) or first-stage channels (conv).</summary>
+    /// <summary>Pre-training epochs of the pretrained scenario's initializations.</summary>
+    public required int PretrainEpochs { get; init; }
+
+    /// <summary>Hidden width (MLPs) or first-stage channels (Conv4).</summary>
     public required int Width { get; init; }
+
+    /// <summary>Conv8's width factor.</summary>
+    public double WidthFactor { get; init; } = 0.25;
+
+    /// <summary>Validation examples each transfer step is scored on (null: all).</summary>
+    public int? ValidationLimit { get; init; }
+
+    /// <summary>Test evaluations per training or fine-tuning epoch.</summary>
+    public int EvaluationsPerEpoch { get; init; } = 1;
 
     /// <summary>Ensemble members; 0 skips the ensemble experiment.</summary>
     public required int EnsembleMembers { get; init; }

@@ -30,6 +30,9 @@ public sealed class ExperimentData : IDisposable
     /// <summary>The classes kept, e.g. <c>0-9</c>.</summary>
     public string Classes { get; }
 
+    /// <summary>The images' height and width.</summary>
+    public int ImageSize => Train.ImageSize;
+
     /// <summary>
     /// Loads a dataset, shuffles its training split with <paramref name="seed"/>, keeps at most <paramref name="trainLimit"/>
     /// training and <paramref name="testLimit"/> test examples, holds out <paramref name="validationFraction"/> of them for validation, and moves everything to <paramref name="device"/>.
@@ -54,6 +57,11 @@ public sealed class ExperimentData : IDisposable
         using var scope = torch.NewDisposeScope();
         var fullTrain = MnistFormat.Load(source.Path, train: true);
         var test = MnistFormat.Load(source.Path, train: false);
+        if (test.ImageSize != fullTrain.ImageSize)
+        {
+            throw new InvalidDataException($"{source.Path}: the training images are {fullTrain.ImageSize}×{fullTrain.ImageSize} but the test images {test.ImageSize}×{test.ImageSize}.");
+        }
+
         if (normalize == "mnist")
         {
             fullTrain.Normalize(MnistFormat.MnistMean, MnistFormat.MnistStd);

@@ -5,13 +5,16 @@ using static TorchSharp.torch;
 
 namespace TrajectoryTransfer.Samples.Data;
 
-/// <summary>One split of an MNIST-format dataset: images as float32 [N, 1, 28, 28] in [0, 1] and int64 labels [N], on the CPU.</summary>
+/// <summary>One split of an MNIST-format dataset: images as float32 [N, 1, H, W] in [0, 1] (28×28 for MNIST) and int64 labels [N].</summary>
 /// <param name="Images">The images.</param>
 /// <param name="Labels">The labels.</param>
 public sealed record MnistSplit(Tensor Images, Tensor Labels) : IDisposable
 {
     /// <summary>The number of examples.</summary>
     public int Count => (int)Labels.shape[0];
+
+    /// <summary>The images' height (and width: images are square).</summary>
+    public int ImageSize => (int)Images.shape[2];
 
     /// <summary>The examples at <paramref name="indices"/>, copied.</summary>
     /// <param name="indices">Row indices.</param>
@@ -76,7 +79,7 @@ public static class MnistFormat
     /// <param name="directory">A folder with the IDX files.</param>
     /// <param name="train">The training split (<c>train-*</c>) or the test split (<c>t10k-*</c>).</param>
     /// <exception cref="FileNotFoundException">A file is missing.</exception>
-    /// <exception cref="InvalidDataException">A file is not IDX, images are not 28×28, counts differ, or a label is outside 0–9.</exception>
+    /// <exception cref="InvalidDataException">A file is not IDX, images are not square (4 to 256 pixels), counts differ, or a label is outside 0–9.</exception>
     public static MnistSplit Load(string directory, bool train)
     {
         ArgumentNullException.ThrowIfNull(directory);
@@ -100,12 +103,12 @@ public static class MnistFormat
         var rows = BinaryPrimitives.ReadInt32BigEndian(images.AsSpan(8));
         var cols = BinaryPrimitives.ReadInt32BigEndian(images.AsSpan(12));
         var labelCount = BinaryPrimitives.ReadInt32BigEndian(labels.AsSpan(4));
-        if (rows != 28 || cols != 28)
+        if (rows != cols || rows < 4 || rows > 256)
         {
-            throw new InvalidDataException($"{imagesPath} holds {rows}×{cols} images; 28×28 are expected.");
+            throw new InvalidDataException($"{imagesPath} holds {rows}×{cols} images; square images of 4×4 to 256×256 pixels are expected (MNIST's are 28×28).");
         }
 
-        if (count != labelCount || images.Length - 16 < (long)count * rows * cols || labels.Length - 8 < count)
+        if (count < 1 || count != labelCount || images.Length - 16 < (long)count * rows * cols || labels.Length - 8 < count)
         {
             throw new InvalidDataException($"{imagesPath} ({count} images) and {labelsPath} ({labelCount} labels) do not match or are truncated.");
         }

@@ -17,13 +17,23 @@ public sealed record ExperimentContext(SampleSettings Settings, ConsoleUi Ui, Mo
     /// <summary>The trajectory schedule chosen by the settings.</summary>
     public TrajectorySchedule Schedule => Settings.Schedule == "uniform" ? TrajectorySchedule.Uniform : TrajectorySchedule.Cosine;
 
-    /// <summary>Training schedule of a full training run (source, Oracle target, independent ensemble members).</summary>
+    /// <summary>Training schedule of a full training run (source, Oracle target and baseline, independent ensemble members).</summary>
     /// <param name="seedOffset">Added to the run's seed for the data order.</param>
     public TrainingSchedule FullTraining(int seedOffset) =>
-        new(Settings.Epochs, Settings.LearningRate, Settings.BatchSize, Settings.Seed * 1000 + seedOffset);
+        new(Settings.Epochs, Settings.TrainRecipe, Settings.BatchSize, Settings.Seed * 1000 + seedOffset);
 
-    /// <summary>Training schedule of a fine-tuning run (after a transfer, and the scratch baseline).</summary>
+    /// <summary>Training schedule of pre-training (the pretrained scenario's two initializations and ensemble members).</summary>
+    /// <param name="seedOffset">Added to the run's seed for the data order.</param>
+    public TrainingSchedule Pretraining(int seedOffset) =>
+        new(Settings.PretrainEpochs, Settings.TrainRecipe, Settings.BatchSize, Settings.Seed * 1000 + seedOffset);
+
+    /// <summary>Training schedule of the baseline (training from the target initialization, or fine-tuning it directly) when it is not the target's own training.</summary>
+    /// <param name="seedOffset">Added to the run's seed for the data order.</param>
+    public TrainingSchedule Baseline(int seedOffset) =>
+        new(Settings.FineTuneEpochs, Settings.TrainRecipe, Settings.BatchSize, Settings.Seed * 1000 + seedOffset);
+
+    /// <summary>Training schedule of fine-tuning after a transfer.</summary>
     /// <param name="seedOffset">Added to the run's seed for the data order.</param>
     public TrainingSchedule FineTuning(int seedOffset) =>
-        new(Settings.FineTuneEpochs, Settings.FineTuneLearningRate, Settings.BatchSize, Settings.Seed * 1000 + seedOffset);
+        new(Settings.FineTuneEpochs, Settings.FineTuneRecipe, Settings.BatchSize, Settings.Seed * 1000 + seedOffset);
 }

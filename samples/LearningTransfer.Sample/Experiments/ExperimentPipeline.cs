@@ -22,17 +22,18 @@ public sealed class ExperimentPipeline(ExperimentContext context)
         var ui = context.Ui;
 
         ui.Stage(settings.Scenario == Scenario.Pretrained
-            ? $"Target: fine-tune the second pre-trained model on classes {data.Classes} for {settings.Epochs} epochs (Oracle's target; the direct fine-tuning baseline)"
-            : $"Target: train the new initialization for {settings.Epochs} epochs (Oracle's trained target; the scratch baseline)");
+            ? $"Target: fine-tune the second pre-trained model (fresh output layer) directly on classes {data.Classes} for {settings.Epochs} epochs (the direct fine-tuning baseline; Oracle's target)"
+            : $"Target: train the new initialization for {settings.Epochs} epochs (the scratch baseline; Oracle's trained target)");
         using var targetModel = context.Factory.Create(problem.TargetInit);
         var initialAccuracy = Evaluator.Accuracy(targetModel, data.Test);
-        var scratchShared = settings.FineTuneEpochs <= settings.Epochs && settings.FineTuneLearningRate.Equals(settings.LearningRate);
-        var targetRun = ui.Train("train target", targetModel, data.Train, context.FullTraining(11), m => Evaluator.Accuracy(m, data.Test));
+        // The baseline's first epochs are the target's own when the recipe is the same: all of them, or a prefix of a
+        // constant-rate run (a cosine schedule over fewer epochs would be another run).
+        var scratchShared = settings.FineTuneEpochs == settings.Epochs
+            || (settings.FineTuneEpochs < settings.Epochs && settings.TrainRecipe.Schedule == LearningRateSchedule.Constant);
+        var targetRun = ui.Train("train target", targetModel, data.Train, context.FullTraining(11), m => Evaluator.Accuracy(m, data.Test), evaluationsPerEpoch: settings.EvaluationsPerEpoch);
         using var trainedTarget = ParameterSet.FromModule(targetModel).DetachFromDisposeScope();
         ui.Note($"Trained target: test accuracy {targetRun.TestAccuracyByEpoch[^1]:P2} after {settings.Epochs} epochs ({targetRun.Seconds:F1} s).");
-        var scratch = scratchShared
-            ? new TrainingRun(targetRun.EpochSeconds.Take(settings.FineTuneEpochs).ToArray(), targetRun.TestAccuracyByEpoch.Take(settings.FineTuneEpochs).ToArray())
-            : TrainScratch(problem);
+        var scratch = scratchShared ? targetRun.Take(settings.FineTuneEpochs) : TrainScratch(problem);
 
         var runner = new TransferRunner(context, problem);
         var outcomes = new List<MethodOutcome>();
@@ -42,7 +43,7 @@ public sealed class ExperimentPipeline(ExperimentContext context)
         {
             foreach (var method in settings.Methods)
             {
-                outcomes.Add(RunMethod(method, problem, runner, trainedTarget, alphas, curveData));
+                outcomes.Add(RunMethod(method, problem, runner, trainedTarget, alphas, curveData, scratch.TestAccuracyByEpoch[^1]));
             }
 
             var ensemble = settings.EnsembleMembers > 0 ? new EnsembleExperiment(context, problem, runner).Run() : null;
@@ -62,11 +63,12 @@ public sealed class ExperimentPipeline(ExperimentContext context)
     private TrainingRun TrainScratch(TransferProblem problem)
     {
         using var model = context.Factory.Create(problem.TargetInit);
-        return context.Ui.Train("train from scratch", model, problem.Data.Train, context.FineTuning(11), m => Evaluator.Accuracy(m, problem.Data.Test));
+        var label = context.Settings.Scenario == Scenario.Pretrained ? "fine-tune target directly" : "train from scratch";
+        return context.Ui.Train(label, model, problem.Data.Train, context.Baseline(11), m => Evaluator.Accuracy(m, problem.Data.Test), evaluationsPerEpoch: context.Settings.EvaluationsPerEpoch);
     }
 
     private MethodOutcome RunMethod(
-        TransferMethod method, TransferProblem problem, TransferRunner runner, ParameterSet trainedTarget, IReadOnlyList<double> alphas, Data.MnistSplit curveData)
+        TransferMethod method, TransferProblem problem, TransferRunner runner, ParameterSet trainedTarget, IReadOnlyList<double> alphas, Data.MnistSplit curveData, double baselineFinal)
     {
         var settings = context.Settings;
         var data = problem.Data;
@@ -84,16 +86,42 @@ public sealed class ExperimentPipeline(ExperimentContext context)
             }
 
             context.Ui.Note($"{name}: best step {result.BestStep} (validation {result.BestValidationScore:P2}), test accuracy {accuracy:P2} without training; {seconds:F1} s.");
-            var fineTune = context.Ui.Train($"fine-tune {name}", model, data.Train, context.FineTuning(20 + (int)method), m => Evaluator.Accuracy(m, data.Test));
+            var fineTune = context.Ui.Train($"fine-tune {name}", model, data.Train, context.FineTuning(20 + (int)method), m => Evaluator.Accuracy(m, data.Test), evaluationsPerEpoch: settings.EvaluationsPerEpoch);
             context.Ui.Note($"{name} fine-tuned: test accuracy {string.Join(" → ", fineTune.TestAccuracyByEpoch.Select(a => a.ToString("P2", System.Globalization.CultureInfo.InvariantCulture)))}.");
+            var toBaseline = SecondsToReach(baselineFinal, seconds, accuracy, fineTune);
+            context.Ui.Note(toBaseline is { } reached
+                ? $"{name}: transfer + fine-tuning reached the baseline's final test accuracy {baselineFinal:P2} after {reached:F1} s."
+                : $"{name}: transfer + fine-tuning did not reach the baseline's final test accuracy {baselineFinal:P2}.");
             var curves = Curves(result, problem, trainedTarget, alphas, curveData);
-            return new MethodOutcome(method, result, seconds, accuracy, finalAccuracy, fineTune, curves);
+            return new MethodOutcome(method, result, seconds, accuracy, finalAccuracy, fineTune, curves, toBaseline);
         }
         catch
         {
             result.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Transfer plus fine-tuning seconds until the test accuracy first reaches <paramref name="target"/>: the transfer's
+    /// own parameters count at the transfer's end, then every fine-tuning evaluation at its training time; null if never.
+    /// </summary>
+    private static double? SecondsToReach(double target, double transferSeconds, double transferredAccuracy, TrainingRun fineTune)
+    {
+        if (transferredAccuracy >= target)
+        {
+            return transferSeconds;
+        }
+
+        foreach (var checkpoint in fineTune.Checkpoints)
+        {
+            if (checkpoint.Score >= target)
+            {
+                return transferSeconds + checkpoint.Seconds;
+            }
+        }
+
+        return null;
     }
 
     private (LossCurve, LossCurve) Curves(TransferResult result, TransferProblem problem, ParameterSet trainedTarget, IReadOnlyList<double> alphas, Data.MnistSplit curveData)

@@ -10,6 +10,7 @@ namespace TrajectoryTransfer.Samples.Experiments;
 /// <param name="FinalTestAccuracy">Test accuracy of step T's parameters.</param>
 /// <param name="FineTune">Fine-tuning from the returned parameters.</param>
 /// <param name="Curves">Losses along the two straight lines.</param>
+/// <param name="SecondsToBaselineFinal">Transfer plus fine-tuning seconds until the test accuracy first reached the baseline's final one; null if it never did.</param>
 public sealed record MethodOutcome(
     TransferMethod Method,
     TransferResult Result,
@@ -17,10 +18,11 @@ public sealed record MethodOutcome(
     double TestAccuracy,
     double FinalTestAccuracy,
     TrainingRun FineTune,
-    (LossCurve ToPermutedSource, LossCurve ToTrainedTarget) Curves);
+    (LossCurve ToPermutedSource, LossCurve ToTrainedTarget) Curves,
+    double? SecondsToBaselineFinal);
 
 /// <summary>Everything the pipeline measured, before it becomes a <see cref="Report"/>.</summary>
-/// <param name="Scratch">Training from θ₂⁰ for the fine-tuning epochs.</param>
+/// <param name="Scratch">The baseline: training from θ₂⁰ (or fine-tuning it directly) for the fine-tuning epochs.</param>
 /// <param name="ScratchInitialAccuracy">Test accuracy of θ₂⁰.</param>
 /// <param name="ScratchShared">Whether the scratch epochs are the Oracle target's first epochs.</param>
 /// <param name="Methods">Per method, in the order run.</param>

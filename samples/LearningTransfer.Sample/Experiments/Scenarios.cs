@@ -9,9 +9,10 @@ namespace TrajectoryTransfer.Samples.Experiments;
 /// <summary>The paper's two scenarios, each preparing a <see cref="TransferProblem"/>.</summary>
 public static class Scenarios
 {
-    /// <summary>Initialization seed offsets: the source is seed + 0, the target seed + 1, ensemble member k seed + 100 + k.</summary>
+    /// <summary>Initialization seed offsets: the source is seed + 0, the target seed + 1, ensemble member k seed + 100 + k; fresh output layers seed + 500 and up.</summary>
     private const int TargetSeed = 1;
     private const int EnsembleSeed = 100;
+    private const int FreshLayerSeed = 500;
 
     /// <summary>
     /// Random initializations: train a source from seed s while recording its trajectory; the new initialization is a fresh
@@ -47,28 +48,33 @@ public static class Scenarios
 
     /// <summary>
     /// Pre-trained initializations (the paper's fine-tuning case): pre-train two networks on classes 0-4 from seeds s and
-    /// s + 1; fine-tune the first on classes 5-9 while recording; the new initialization is the second pre-trained network.
-    /// Ensemble members are further networks pre-trained on 0-4.
+    /// s + 1; give the first a freshly initialized output layer and fine-tune it on classes 5-9 while recording; the new
+    /// initialization is the second pre-trained network, also with a fresh output layer. Ensemble members are further
+    /// networks pre-trained on 0-4, each with a fresh output layer.
     /// </summary>
     /// <param name="context">The run.</param>
     public static TransferProblem Pretrained(ExperimentContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var seed = context.Settings.Seed;
+        var factory = context.Factory;
         var pretrainData = context.Data.WithClasses(0, 4);
         var fineTuneData = context.Data.WithClasses(5, 9);
         try
         {
-            context.Ui.Stage($"Pre-training two {context.Factory.Name} on classes 0-4 ({pretrainData.Train.Count} images, {context.Settings.Epochs} epochs each)");
-            using var sourceModel = context.Factory.Create(seed);
-            var sourcePretrain = context.Ui.Train("pre-train source (classes 0-4)", sourceModel, pretrainData.Train, context.FullTraining(40));
+            context.Ui.Stage($"Pre-training two {factory.Name} on classes 0-4 ({pretrainData.Train.Count} images, {context.Settings.PretrainEpochs} epochs each)");
+            using var sourceModel = factory.Create(seed);
+            var sourcePretrain = context.Ui.Train("pre-train source (classes 0-4)", sourceModel, pretrainData.Train, context.Pretraining(40));
             var sourcePretrainedAccuracy = Evaluator.Accuracy(sourceModel, pretrainData.Test);
-            using var targetModel = context.Factory.Create(seed + TargetSeed);
-            var targetPretrain = context.Ui.Train("pre-train target (classes 0-4)", targetModel, pretrainData.Train, context.FullTraining(41));
+            using var targetModel = factory.Create(seed + TargetSeed);
+            var targetPretrain = context.Ui.Train("pre-train target (classes 0-4)", targetModel, pretrainData.Train, context.Pretraining(41));
             var targetPretrainedAccuracy = Evaluator.Accuracy(targetModel, pretrainData.Test);
             context.Ui.Note($"Pre-trained test accuracy on classes 0-4: source {sourcePretrainedAccuracy:P1}, target {targetPretrainedAccuracy:P1}.");
 
-            context.Ui.Stage($"Source: fine-tune the first on classes 5-9 ({fineTuneData.Train.Count} images, {context.Settings.Epochs} epochs), recording its trajectory");
+            // A new task gets a new output layer, on both sides (the paper's setting), seeded apart from every other network.
+            factory.ResetLastLayer(sourceModel, seed + FreshLayerSeed);
+            factory.ResetLastLayer(targetModel, seed + FreshLayerSeed + 1);
+            context.Ui.Stage($"Source: fine-tune the first on classes 5-9 with a fresh output layer ({fineTuneData.Train.Count} images, {context.Settings.Epochs} epochs), recording its trajectory");
             var (recorded, run, testAccuracy, validationAccuracy) = TrainSource(context, sourceModel, fineTuneData, "fine-tune source (classes 5-9)");
             var problem = new TransferProblem
             {
@@ -79,8 +85,9 @@ public static class Scenarios
                 TargetInit = ParameterSet.FromModule(targetModel).DetachFromDisposeScope(),
                 EnsembleInit = k =>
                 {
-                    using var member = context.Factory.Create(seed + EnsembleSeed + k);
-                    context.Ui.Train($"pre-train ensemble member {k + 1} (classes 0-4)", member, pretrainData.Train, context.FullTraining(400 + k));
+                    using var member = factory.Create(seed + EnsembleSeed + k);
+                    context.Ui.Train($"pre-train ensemble member {k + 1} (classes 0-4)", member, pretrainData.Train, context.Pretraining(400 + k));
+                    factory.ResetLastLayer(member, seed + FreshLayerSeed + 2 + k);
                     return ParameterSet.FromModule(member).DetachFromDisposeScope();
                 },
                 SourceTestAccuracy = testAccuracy,

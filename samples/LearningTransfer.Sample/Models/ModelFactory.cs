@@ -11,24 +11,62 @@ public sealed class ModelFactory
 {
     /// <summary>Creates a factory.</summary>
     /// <param name="kind">The architecture.</param>
-    /// <param name="width">Hidden width (MLPs) or first-stage channels (conv).</param>
+    /// <param name="width">Hidden width (MLPs) or first-stage channels (Conv4).</param>
     /// <param name="device">Where every model is placed.</param>
-    public ModelFactory(ModelKind kind, int width, Device device)
+    /// <param name="widthFactor">Conv8's width factor.</param>
+    /// <param name="imageSize">The height and width of the data's square images.</param>
+    /// <exception cref="SettingsException">The model cannot take images of that size, or the width factor leaves a layer empty.</exception>
+    public ModelFactory(ModelKind kind, int width, Device device, double widthFactor = 0.25, int imageSize = 28)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentNullException.ThrowIfNull(device);
         Kind = kind;
         Width = width;
+        WidthFactor = widthFactor;
+        ImageSize = imageSize;
         Device = device;
-        using var probe = Create(0);
-        Spec = probe switch
+        if (kind is ModelKind.Conv8 or ModelKind.Conv8BatchNorm && imageSize is not (28 or 32))
         {
-            Mlp mlp => mlp.CreatePermutationSpec(),
-            VggNet vgg => vgg.CreatePermutationSpec(),
-            _ => throw new InvalidOperationException($"No spec for {probe.GetType().Name}."),
-        };
-        ParameterCount = probe.parameters().Sum(p => p.numel());
-        HasBatchNorm = probe.modules().OfType<TorchSharp.Modules.BatchNorm>().Any();
+            throw new SettingsException(string.Create(CultureInfo.InvariantCulture,
+                $"--model {Choices.Key(kind)} takes 28×28 images (padded to 32×32) or 32×32 images; the data (--data) holds {imageSize}×{imageSize} images. Use --model mlp or conv for other sizes."));
+        }
+
+        nn.Module<Tensor, Tensor> probe;
+        try
+        {
+            probe = Create(0);
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == "widthFactor")
+        {
+            throw new SettingsException($"--width-factor {widthFactor.ToString(CultureInfo.InvariantCulture)}: {e.Message.Split(" (Parameter", 2)[0]}", e);
+        }
+        catch (ArgumentException e) when (kind == ModelKind.Conv)
+        {
+            throw new SettingsException($"--model conv cannot take {imageSize}×{imageSize} images (--data): {e.Message}", e);
+        }
+
+        using (probe)
+        {
+            Spec = probe switch
+            {
+                Mlp mlp => mlp.CreatePermutationSpec(),
+                VggNet vgg => vgg.CreatePermutationSpec(),
+                Conv8 conv8 => conv8.CreatePermutationSpec(),
+                _ => throw new InvalidOperationException($"No spec for {probe.GetType().Name}."),
+            };
+            ParameterCount = probe.parameters().Sum(p => p.numel());
+            HasBatchNorm = BatchNormStatistics.HasBatchNorm(probe);
+            LastLayer = probe switch
+            {
+                Mlp mlp => mlp.LinearLayerNames[^1],
+                VggNet vgg => vgg.LinearLayerNames[^1],
+                Conv8 conv8 => conv8.LayerNames[^1],
+                _ => throw new InvalidOperationException($"No last layer for {probe.GetType().Name}."),
+            };
+            Description = probe is Conv8 c
+                ? Invariant($"conv8 (the authors' Conv8 × {widthFactor:G3}: channels {string.Join("-", c.Channels.Distinct())}, 1×1 head {c.HeadWidth}; {(c.BatchNorm ? "BatchNorm" : "no BatchNorm")})")
+                : null;
+        }
     }
 
     /// <summary>The architecture.</summary>
@@ -36,6 +74,12 @@ public sealed class ModelFactory
 
     /// <summary>Hidden width or first-stage channels.</summary>
     public int Width { get; }
+
+    /// <summary>Conv8's width factor.</summary>
+    public double WidthFactor { get; }
+
+    /// <summary>The height and width of the images the models take.</summary>
+    public int ImageSize { get; }
 
     /// <summary>The device models are created on.</summary>
     public Device Device { get; }
@@ -49,13 +93,21 @@ public sealed class ModelFactory
     /// <summary>Whether the models have BatchNorm (whose statistics must be recomputed for new parameters).</summary>
     public bool HasBatchNorm { get; }
 
+    /// <summary>The module name of the output layer (the one the pretrained scenario re-initializes).</summary>
+    public string LastLayer { get; }
+
     /// <summary>A short description, e.g. <c>mlp 784-512-10 (ReLU, bias)</c>.</summary>
     public string Name => Kind switch
     {
-        ModelKind.Mlp => Invariant($"mlp 784-{Width}-10 (ReLU, bias)"),
-        ModelKind.LinearMlp => Invariant($"linear-mlp 784-{Width}-10 (no bias, no activation)"),
+        ModelKind.Mlp => Invariant($"mlp {Inputs}-{Width}-10 (ReLU, bias)"),
+        ModelKind.LinearMlp => Invariant($"linear-mlp {Inputs}-{Width}-10 (no bias, no activation)"),
+        ModelKind.Conv8 or ModelKind.Conv8BatchNorm => Description!,
         _ => Invariant($"conv VGG Conv4 ({Width}, {Width}, pool, {2 * Width}, {2 * Width}, pool, fc {4 * Width}, {4 * Width}, 10; BatchNorm)"),
     };
+
+    private string? Description { get; }
+
+    private int Inputs => ImageSize * ImageSize;
 
     /// <summary>Creates a network initialized from <paramref name="seed"/>, on <see cref="Device"/>.</summary>
     /// <param name="seed">The initialization seed.</param>
@@ -70,9 +122,11 @@ public sealed class ModelFactory
             // parameters themselves outlive the scope.
             model = Kind switch
             {
-                ModelKind.Mlp => new Mlp(784, [Width], 10),
-                ModelKind.LinearMlp => new Mlp(784, [Width], 10, new MlpOptions { Bias = false, Activation = MlpActivation.None }),
-                _ => VggNet.Conv4(1, 28, 10, widthMultiplier: Width / 64.0, batchNorm: true),
+                ModelKind.Mlp => new Mlp(Inputs, [Width], 10),
+                ModelKind.LinearMlp => new Mlp(Inputs, [Width], 10, new MlpOptions { Bias = false, Activation = MlpActivation.None }),
+                ModelKind.Conv8 => new Conv8(1, 10, WidthFactor, batchNorm: false),
+                ModelKind.Conv8BatchNorm => new Conv8(1, 10, WidthFactor, batchNorm: true),
+                _ => VggNet.Conv4(1, ImageSize, 10, widthMultiplier: Width / 64.0, batchNorm: true),
             };
         }
 
@@ -88,6 +142,19 @@ public sealed class ModelFactory
         var model = Create(0);
         state.LoadInto(model);
         return model;
+    }
+
+    /// <summary>Gives <paramref name="model"/> a freshly initialized output layer (seeded), keeping every other layer.</summary>
+    /// <param name="model">A model of this factory.</param>
+    /// <param name="seed">Seeds the new layer (as a whole new network of that seed would have it).</param>
+    public void ResetLastLayer(nn.Module model, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var fresh = Create(seed);
+        var prefix = LastLayer + ".";
+        using var full = ParameterSet.FromModule(fresh);
+        using var layer = full.Where(name => name.StartsWith(prefix, StringComparison.Ordinal));
+        layer.LoadInto(model, strict: false);
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

@@ -29,6 +29,7 @@ public static class Plots
         [
             TransferValidation(report, Path.Combine(directory, "transfer-validation.png")),
             FineTuning(report, Path.Combine(directory, "fine-tuning.png")),
+            AccuracyOverTime(report, Path.Combine(directory, "accuracy-over-time.png")),
             Connectivity(report, toSource: true, Path.Combine(directory, "mode-connectivity-source.png")),
             Connectivity(report, toSource: false, Path.Combine(directory, "mode-connectivity-target.png")),
         ];
@@ -77,12 +78,52 @@ public static class Plots
 
         var scratchValues = new[] { report.Scratch.InitialTestAccuracy }.Concat(report.Scratch.TestAccuracyByEpoch).ToArray();
         var scratch = plot.Add.Scatter(Epochs(scratchValues.Length), Percent(scratchValues));
-        scratch.LegendText = report.Scenario == "pretrained" ? "fine-tune target directly" : "from scratch";
+        scratch.LegendText = BaselineName(report);
         scratch.Color = Colors.Black;
         scratch.LinePattern = LinePattern.Dashed;
         plot.Title("Fine-tuning the transferred parameters vs training the init");
         plot.XLabel("epoch (0 = before any training)");
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+        plot.YLabel("test accuracy (%)");
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.SavePng(path, Width, Height);
+        return path;
+    }
+
+    /// <summary>
+    /// Test accuracy against wall-clock seconds: for each method the transfer's seconds, then its fine-tuning; for the
+    /// baseline its own training. The horizontal line is the baseline's final accuracy, which time-to-accuracy is measured to.
+    /// </summary>
+    /// <param name="report">The report.</param>
+    /// <param name="path">The PNG to write.</param>
+    public static string AccuracyOverTime(Report report, string path)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var plot = new Plot();
+        foreach (var (key, method) in report.Methods)
+        {
+            var xs = new[] { 0, method.TransferSeconds }.Concat(method.FineTuneCheckpoints.Select(c => method.TransferSeconds + c.Seconds)).ToArray();
+            var ys = new[] { report.Scratch.InitialTestAccuracy, method.TransferredTestAccuracy }.Concat(method.FineTuneCheckpoints.Select(c => c.TestAccuracy)).ToArray();
+            var line = plot.Add.Scatter(xs, Percent(ys));
+            Style(line, key);
+        }
+
+        var baselineXs = new[] { 0.0 }.Concat(report.Scratch.Checkpoints.Select(c => c.Seconds)).ToArray();
+        var baselineYs = new[] { report.Scratch.InitialTestAccuracy }.Concat(report.Scratch.Checkpoints.Select(c => c.TestAccuracy)).ToArray();
+        var baseline = plot.Add.Scatter(baselineXs, Percent(baselineYs));
+        baseline.LegendText = BaselineName(report);
+        baseline.Color = Colors.Black;
+        baseline.LinePattern = LinePattern.Dashed;
+        if (report.Scratch.TestAccuracyByEpoch.Count > 0)
+        {
+            var target = plot.Add.HorizontalLine(report.Scratch.TestAccuracyByEpoch[^1] * 100);
+            target.LinePattern = LinePattern.Dotted;
+            target.Color = Colors.Gray;
+            target.LegendText = "baseline's final accuracy";
+        }
+
+        plot.Title("Test accuracy against wall-clock seconds (transfer + fine-tuning vs the baseline)");
+        plot.XLabel("seconds of transfer and training (evaluation excluded)");
         plot.YLabel("test accuracy (%)");
         plot.ShowLegend(Alignment.LowerRight);
         plot.SavePng(path, Width, Height);
@@ -115,6 +156,8 @@ public static class Plots
         plot.SavePng(path, Width, Height);
         return path;
     }
+
+    private static string BaselineName(Report report) => report.Scenario == "pretrained" ? "fine-tune target directly" : "from scratch";
 
     private static void Style(ScottPlot.Plottables.Scatter line, string key)
     {

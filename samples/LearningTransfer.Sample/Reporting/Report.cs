@@ -40,7 +40,7 @@ public sealed record DatasetReport(string Name, int Train, int Validation, int T
 /// <summary>The network.</summary>
 /// <param name="Name">Architecture description.</param>
 /// <param name="Parameters">Trainable parameters.</param>
-/// <param name="Kind">mlp, linear-mlp or conv.</param>
+/// <param name="Kind">mlp, linear-mlp, conv, conv8 or conv8-bn.</param>
 /// <param name="Width">Hidden width or first-stage channels.</param>
 /// <param name="PermutationGroups">Groups of hidden units the transfer permutes.</param>
 public sealed record ModelReport(string Name, long Parameters, string Kind, int Width, int PermutationGroups);
@@ -53,7 +53,7 @@ public sealed record ModelReport(string Name, long Parameters, string Kind, int 
 /// <param name="Epochs">Training epochs of the source and of fully trained models.</param>
 /// <param name="FineTuneEpochs">Fine-tuning epochs.</param>
 /// <param name="Seed">The seed.</param>
-/// <param name="Preset">quick or paper.</param>
+/// <param name="Preset">quick, paper or conv.</param>
 /// <param name="Trajectory">linear or recorded.</param>
 /// <param name="LearningRate">Training learning rate.</param>
 /// <param name="FineTuneLearningRate">Fine-tuning learning rate.</param>
@@ -63,6 +63,12 @@ public sealed record ModelReport(string Name, long Parameters, string Kind, int 
 /// <param name="ValidationFraction">Held-out fraction.</param>
 /// <param name="Device">The TorchSharp device.</param>
 /// <param name="Normalize">Input normalisation: none (pixel/255) or mnist ((pixel/255 − 0.1307) / 0.3081).</param>
+/// <param name="TrainRecipe">How the source, the baseline and pre-trained models were trained.</param>
+/// <param name="FineTuneRecipe">How transferred models were fine-tuned.</param>
+/// <param name="PretrainEpochs">Pre-training epochs (pretrained scenario).</param>
+/// <param name="WidthFactor">Conv8's width factor (null for other models).</param>
+/// <param name="ValidationLimit">Validation examples each transfer step was scored on (null: all).</param>
+/// <param name="EvaluationsPerEpoch">Test evaluations per training epoch.</param>
 public sealed record SettingsReport(
     int Steps,
     string Schedule,
@@ -80,7 +86,13 @@ public sealed record SettingsReport(
     int? TrainLimit,
     double ValidationFraction,
     string Device,
-    string Normalize);
+    string Normalize,
+    string TrainRecipe,
+    string FineTuneRecipe,
+    int PretrainEpochs,
+    double? WidthFactor,
+    int? ValidationLimit,
+    int EvaluationsPerEpoch);
 
 /// <summary>The source run.</summary>
 /// <param name="TestAccuracy">Test accuracy of the source's final parameters.</param>
@@ -97,12 +109,29 @@ public sealed record SourceReport(
     double? PretrainSeconds,
     IReadOnlyList<double>? PretrainedTestAccuracy);
 
-/// <summary>The scratch baseline: the target initialization trained for the fine-tuning epochs.</summary>
+/// <summary>
+/// The baseline: the target initialization trained for the fine-tuning epochs (random scenario), or fine-tuned directly
+/// (pretrained scenario).
+/// </summary>
 /// <param name="TestAccuracyByEpoch">Test accuracy after each epoch.</param>
 /// <param name="SecondsPerEpoch">Mean training seconds per epoch.</param>
 /// <param name="InitialTestAccuracy">Test accuracy of the initialization itself.</param>
-/// <param name="SharedWithOracleTarget">Whether these epochs are the first epochs of the Oracle target's own training (same data order and learning rate).</param>
-public sealed record ScratchReport(IReadOnlyList<double> TestAccuracyByEpoch, double SecondsPerEpoch, double InitialTestAccuracy, bool SharedWithOracleTarget);
+/// <param name="SharedWithOracleTarget">Whether these epochs are the first epochs of the Oracle target's own training (same data order and recipe).</param>
+/// <param name="Seconds">Training seconds of the whole baseline (evaluation excluded).</param>
+/// <param name="Checkpoints">Every test evaluation with the training seconds spent before it (several per epoch with --evals-per-epoch).</param>
+public sealed record ScratchReport(
+    IReadOnlyList<double> TestAccuracyByEpoch,
+    double SecondsPerEpoch,
+    double InitialTestAccuracy,
+    bool SharedWithOracleTarget,
+    double Seconds,
+    IReadOnlyList<CheckpointReport> Checkpoints);
+
+/// <summary>One test evaluation during training or fine-tuning.</summary>
+/// <param name="Epoch">Fractional epochs trained so far.</param>
+/// <param name="Seconds">Training (or fine-tuning) seconds spent so far, evaluation excluded.</param>
+/// <param name="TestAccuracy">Test accuracy at that point.</param>
+public sealed record CheckpointReport(double Epoch, double Seconds, double TestAccuracy);
 
 /// <summary>One transfer method.</summary>
 /// <param name="TransferredTestAccuracy">Test accuracy of the parameters the method returns (the best validation step's).</param>
@@ -120,6 +149,11 @@ public sealed record ScratchReport(IReadOnlyList<double> TestAccuracyByEpoch, do
 /// <param name="FinalTestAccuracy">Test accuracy of step T's parameters.</param>
 /// <param name="FineTuneSecondsPerEpoch">Mean fine-tuning seconds per epoch.</param>
 /// <param name="ObjectiveByStep">The matching objective after each step.</param>
+/// <param name="SecondsToScratchFinal">
+/// Transfer plus fine-tuning seconds until the test accuracy first reaches the baseline's final test accuracy (the
+/// transferred parameters count at the transfer's end); null if it never does.
+/// </param>
+/// <param name="FineTuneCheckpoints">Every test evaluation while fine-tuning, with the fine-tuning seconds spent before it.</param>
 public sealed record MethodReport(
     double TransferredTestAccuracy,
     int BestStep,
@@ -135,7 +169,9 @@ public sealed record MethodReport(
     double SimilaritySeconds,
     double FinalTestAccuracy,
     double FineTuneSecondsPerEpoch,
-    IReadOnlyList<double> ObjectiveByStep);
+    IReadOnlyList<double> ObjectiveByStep,
+    double? SecondsToScratchFinal,
+    IReadOnlyList<CheckpointReport> FineTuneCheckpoints);
 
 /// <summary>Ensembles of transferred members versus independently trained ones.</summary>
 /// <param name="Members">K.</param>

@@ -29,9 +29,13 @@ public static class ReportFactory
             new SettingsReport(
                 s.Steps, s.Schedule, s.GradientBatches, s.BatchSize, s.Epochs, s.FineTuneEpochs, s.Seed, s.Preset,
                 s.Trajectory == TrajectoryKind.Linear ? "linear" : "recorded", s.LearningRate, s.FineTuneLearningRate,
-                s.Methods.Select(Choices.Key).ToArray(), s.EnsembleMembers, s.TrainLimit, s.ValidationFraction, context.Device.ToString(), s.Normalize),
+                s.Methods.Select(Choices.Key).ToArray(), s.EnsembleMembers, s.TrainLimit, s.ValidationFraction, context.Device.ToString(), s.Normalize,
+                s.TrainRecipe.Describe(), s.FineTuneRecipe.Describe(), s.PretrainEpochs,
+                s.Model is ModelKind.Conv8 or ModelKind.Conv8BatchNorm ? s.WidthFactor : null, s.ValidationLimit, s.EvaluationsPerEpoch),
             new SourceReport(problem.SourceTestAccuracy, problem.SourceTrainSeconds, problem.SourceValidationAccuracy, problem.Recorded.Count, problem.PretrainSeconds, problem.PretrainedTestAccuracy),
-            new ScratchReport(results.Scratch.TestAccuracyByEpoch, results.Scratch.SecondsPerEpoch, results.ScratchInitialAccuracy, results.ScratchShared),
+            new ScratchReport(
+                results.Scratch.TestAccuracyByEpoch, results.Scratch.SecondsPerEpoch, results.ScratchInitialAccuracy, results.ScratchShared,
+                results.Scratch.Seconds, Checkpoints(results.Scratch)),
             results.Methods.ToDictionary(m => Choices.Key(m.Method), Method),
             results.Ensemble,
             new ModeConnectivityReport(
@@ -82,8 +86,13 @@ public static class ReportFactory
             r.Timings.Similarity.TotalSeconds,
             outcome.FinalTestAccuracy,
             outcome.FineTune.SecondsPerEpoch,
-            history.Select(h => h.Objective).ToArray());
+            history.Select(h => h.Objective).ToArray(),
+            outcome.SecondsToBaselineFinal,
+            Checkpoints(outcome.FineTune));
     }
+
+    private static CheckpointReport[] Checkpoints(TrainingRun run) =>
+        run.Checkpoints.Select(c => new CheckpointReport(c.Epoch, c.Seconds, c.Score)).ToArray();
 
     private static CurvesReport Curves(LossCurve toSource, LossCurve toTarget) => new(
         toSource.Losses.Select(Finite).ToArray(),

@@ -24,13 +24,15 @@ public static class SummaryTable
         table.AddColumn(new TableColumn("best val. acc.").RightAligned());
         table.AddColumn(new TableColumn(Inv($"test acc. after {finalEpoch} epoch(s)")).RightAligned());
         table.AddColumn(new TableColumn("seconds").RightAligned());
+        table.AddColumn(new TableColumn("s to baseline's final acc.").RightAligned());
         table.AddRow(
             "source (trained)",
             Pct(report.Source.TestAccuracy),
             "",
             Pct(report.Source.ValidationAccuracy),
             "",
-            Inv($"{report.Source.TrainSeconds:F1} (training)"));
+            Inv($"{report.Source.TrainSeconds:F1} (training)"),
+            "");
         foreach (var (key, m) in report.Methods)
         {
             table.AddRow(
@@ -39,7 +41,8 @@ public static class SummaryTable
                 Inv($"{m.BestStep}/{report.Settings.Steps}"),
                 Pct(m.BestValidationAccuracy),
                 m.FineTuneTestAccuracyByEpoch.Count > 0 ? Pct(m.FineTuneTestAccuracyByEpoch[^1]) : "",
-                Inv($"{m.TransferSeconds:F1} (transfer)"));
+                Inv($"{m.TransferSeconds:F1} (transfer)"),
+                m.SecondsToScratchFinal is { } reached ? Inv($"{reached:F1} ({reached / report.Scratch.Seconds:F2}×)") : "not reached");
         }
 
         table.AddRow(
@@ -48,7 +51,8 @@ public static class SummaryTable
             "",
             "",
             report.Scratch.TestAccuracyByEpoch.Count > 0 ? Pct(report.Scratch.TestAccuracyByEpoch[^1]) : "",
-            Inv($"{report.Scratch.SecondsPerEpoch:F1} per epoch"));
+            Inv($"{report.Scratch.SecondsPerEpoch:F1} per epoch"),
+            Inv($"{report.Scratch.Seconds:F1}"));
         console.Write(table);
 
         if (report.Ensemble is { } e)

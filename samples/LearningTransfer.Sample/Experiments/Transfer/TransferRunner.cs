@@ -34,13 +34,15 @@ public sealed class TransferRunner(ExperimentContext context, TransferProblem pr
         try
         {
             var validation = problem.Data.Validation;
+            using var subset = settings.ValidationLimit is { } limit && limit < validation.Count ? validation.Slice(0, limit) : null;
+            var scored = subset ?? validation;
             var builder = LearningTransfer.Transfer((ITrajectory?)linear ?? problem.Recorded, targets)
                 .WithMethod(method)
                 .WithSpec(context.Factory.Spec)
                 .WithSteps(settings.Steps, context.Schedule)
                 .WithGradientBatches(settings.GradientBatches)
                 .WithData(Batches.Loader(problem.Data.Train, settings.BatchSize, settings.Seed * 1000 + 30 + (int)method), (output, label) => nn.functional.cross_entropy(output, label))
-                .WithValidation(model => Evaluator.Accuracy(model, validation))
+                .WithValidation(model => Evaluator.Accuracy(model, scored))
                 .WithSeed(settings.Seed)
                 .OnDevice(context.Device);
             if (method == TransferMethod.Oracle)
