@@ -55,10 +55,10 @@ public sealed class WeightMatchingProblem : IDisposable
     /// <summary>The number of pairs added.</summary>
     public int PairCount { get; private set; }
 
-    /// <summary>Bytes of device memory the problem holds (accumulated similarity matrices and kept tensors).</summary>
+    /// <summary>Bytes of device memory the problem holds (accumulated similarity matrices and kept tensors or factors).</summary>
     public long CachedBytes =>
         _accumulated.Values.Sum(t => t.numel() * t.element_size())
-        + _stored.Sum(s => (s.Target.numel() * s.Target.element_size()) + (s.Source.numel() * s.Source.element_size()));
+        + _stored.Sum(s => s.Target.Bytes + s.Source.Bytes);
 
     /// <summary>
     /// Adds a pair (A target side, B source side) with weight c. The tensors are read now and not referenced afterwards
@@ -70,18 +70,43 @@ public sealed class WeightMatchingProblem : IDisposable
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">Names or shapes of the two sides differ, they differ from earlier pairs, they are on different devices, the weight is not finite, or a value is NaN or infinite.</exception>
     /// <exception cref="PermutationSpecException">A tensor is not covered by the spec or does not fit it.</exception>
-    public void AddPair(IReadOnlyDictionary<string, Tensor> target, IReadOnlyDictionary<string, Tensor> source, double weight = 1)
+    public void AddPair(IReadOnlyDictionary<string, Tensor> target, IReadOnlyDictionary<string, Tensor> source, double weight = 1) =>
+        AddPair(target, source, NoFactors, NoFactors, weight);
+
+    /// <summary>
+    /// Adds a pair whose tensors are given partly as <see cref="LowRankTensor"/> factors (for example minibatch gradients of
+    /// Linear layers, whose rank is at most the batch size). Each name is given on each side either as a tensor or as factors.
+    /// Every term is computed in the cheaper of the two forms by its count of multiply-adds: from the factors (for the
+    /// paper's 784-4096-10 model and batches of 128, about 6 times fewer) or from the full tensors; results are equal to
+    /// float rounding. The caller keeps ownership of everything it passes and may dispose it afterwards.
+    /// </summary>
+    /// <param name="target">A: tensors of the target side given in full.</param>
+    /// <param name="source">B: tensors of the source side given in full.</param>
+    /// <param name="targetFactors">A: tensors of the target side given as factors.</param>
+    /// <param name="sourceFactors">B: tensors of the source side given as factors.</param>
+    /// <param name="weight">c; the default is 1.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A name is given twice on one side or on one side only, shapes differ, they differ from earlier pairs, devices differ, the weight is not finite, or a value is NaN or infinite.</exception>
+    /// <exception cref="PermutationSpecException">A tensor is not covered by the spec or does not fit it.</exception>
+    public void AddPair(
+        IReadOnlyDictionary<string, Tensor> target,
+        IReadOnlyDictionary<string, Tensor> source,
+        IReadOnlyDictionary<string, LowRankTensor> targetFactors,
+        IReadOnlyDictionary<string, LowRankTensor> sourceFactors,
+        double weight = 1)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(targetFactors);
+        ArgumentNullException.ThrowIfNull(sourceFactors);
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!double.IsFinite(weight))
         {
             throw new ArgumentException($"The pair weight must be finite; it is {weight}.", nameof(weight));
         }
 
-        var targetLayout = ParameterLayout.Of(target);
-        var difference = targetLayout.FirstDifference(ParameterLayout.Of(source), ignoreDType: true);
+        var targetLayout = SideLayout(target, targetFactors, nameof(targetFactors));
+        var difference = targetLayout.FirstDifference(SideLayout(source, sourceFactors, nameof(sourceFactors)), "the target side", "the source side", ignoreDType: true);
         if (difference is not null)
         {
             throw new ArgumentException($"The target and source sides of the pair differ: {difference}.", nameof(source));
@@ -92,33 +117,33 @@ public sealed class WeightMatchingProblem : IDisposable
         {
             _layout = targetLayout;
         }
-        else if (_layout.FirstDifference(targetLayout, ignoreDType: true) is { } changed)
+        else if (_layout.FirstDifference(targetLayout, "this pair", "the first pair", ignoreDType: true) is { } changed)
         {
             throw new ArgumentException($"This pair's tensors differ from the first pair's: {changed}.", nameof(target));
         }
 
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        foreach (var (name, a0) in target)
+        foreach (var entry in targetLayout.Entries)
         {
-            var b0 = source[name];
-            _device ??= a0.device;
-            if (!Devices.Same(a0.device, _device) || !Devices.Same(b0.device, _device))
+            var name = entry.Name;
+            var a = Operand.Of(name, target, targetFactors);
+            var b = Operand.Of(name, source, sourceFactors);
+            _device ??= a.Device;
+            if (!Devices.Same(a.Device, _device) || !Devices.Same(b.Device, _device))
             {
-                throw new ArgumentException($"'{name}' is on {a0.device} (target) and {b0.device} (source); all tensors of the problem must be on {_device}.", nameof(source));
+                throw new ArgumentException($"'{name}' is on {a.Device} (target) and {b.Device} (source); all tensors of the problem must be on {_device}.", nameof(source));
             }
 
-            var a = Working(a0);
-            var b = Working(b0);
-            if (!torch.isfinite(a).all().ToBoolean() || !torch.isfinite(b).all().ToBoolean())
+            if (!a.IsFinite() || !b.IsFinite())
             {
-                throw new ArgumentException($"'{name}' holds NaN or infinite values ({(torch.isfinite(a).all().ToBoolean() ? "source" : "target")} side).", nameof(target));
+                throw new ArgumentException($"'{name}' holds NaN or infinite values ({(a.IsFinite() ? "source" : "target")} side).", nameof(target));
             }
 
             var c = weight;
             if (_options.Normalize)
             {
-                var norms = a.norm().ToDouble() * b.norm().ToDouble();
+                var norms = a.Norm() * b.Norm();
                 c = norms > 0 ? c / norms : 0;
             }
 
@@ -126,27 +151,25 @@ public sealed class WeightMatchingProblem : IDisposable
             var permuted = axes.Select((ax, i) => (ax, i)).Where(x => x.ax is not null).ToArray();
             if (permuted.Length == 0)
             {
-                _constant += c * (a * b).sum().ToDouble();
+                _constant += c * Operand.Inner(a, b);
             }
             else if (permuted.Length == 1)
             {
                 var (ax, axis) = permuted[0];
                 var group = _spec.Group(ax!.Value.Group);
-                var left = Matricize(a, axis, group.Size);
-                var right = Matricize(b, axis, group.Size).t();
                 if (_accumulated.TryGetValue(group.Name, out var sum))
                 {
                     // In place, fused into the GEMM: no n×n temporary per pair (GMT adds ~55 pairs of 4096² per transfer).
-                    sum.addmm_(left.to(sum.dtype), right.to(sum.dtype), beta: 1, alpha: (float)c);
+                    Operand.AddProduct(sum, a, b, axis, group.Size, ax.Value.BlockSize, c);
                 }
                 else
                 {
-                    _accumulated[group.Name] = left.matmul(right).mul_(c).DetachFromDisposeScope();
+                    _accumulated[group.Name] = Operand.Product(a, b, axis, group.Size, ax.Value.BlockSize).mul_(c).DetachFromDisposeScope();
                 }
             }
             else
             {
-                _stored.Add(new StoredTerm(name, a.clone().DetachFromDisposeScope(), b.clone().DetachFromDisposeScope(), c));
+                _stored.Add(new StoredTerm(name, a.Keep(), b.Keep(), c));
             }
         }
 
@@ -267,8 +290,7 @@ public sealed class WeightMatchingProblem : IDisposable
 
         foreach (var term in _stored)
         {
-            var permuted = PermutationSpecApplyExtensions.PermuteTensor(_spec, cache, term.Name, term.Source, skipAxis: -1);
-            total += term.Weight * (term.Target * permuted).sum().ToDouble();
+            total += term.Weight * Operand.Inner(term.Target, term.Source.PermutedExcept(_spec, cache, term.Name, skipAxis: -1));
         }
 
         return total;
@@ -324,16 +346,15 @@ public sealed class WeightMatchingProblem : IDisposable
                     continue;
                 }
 
-                var b = PermutationSpecApplyExtensions.PermuteTensor(_spec, cache, term.Name, term.Source, skipAxis: axis);
-                var left = Matricize(term.Target, axis, size);
-                var right = Matricize(b, axis, size).t();
+                var b = term.Source.PermutedExcept(_spec, cache, term.Name, skipAxis: axis);
+                var block = axes[axis]!.Value.BlockSize;
                 if (m is null)
                 {
-                    m = left.matmul(right).mul_(term.Weight);
+                    m = Operand.Product(term.Target, b, axis, size, block).mul_(term.Weight);
                 }
                 else
                 {
-                    m.addmm_(left.to(m.dtype), right.to(m.dtype), beta: 1, alpha: (float)term.Weight);
+                    Operand.AddProduct(m, term.Target, b, axis, size, block, term.Weight);
                 }
             }
         }
@@ -356,17 +377,221 @@ public sealed class WeightMatchingProblem : IDisposable
         return result;
     }
 
-    /// <summary>Moves <paramref name="axis"/> to the front and flattens the rest: n × (block · rest).</summary>
-    private static Tensor Matricize(Tensor t, int axis, int groupSize) => t.movedim([axis], [0]).reshape(groupSize, -1);
+    private static readonly IReadOnlyDictionary<string, LowRankTensor> NoFactors = new Dictionary<string, LowRankTensor>();
 
-    /// <summary>float32 at least, so half-precision inputs do not lose the sums.</summary>
-    private static Tensor Working(Tensor t)
+    /// <summary>The layout of one side: its full tensors and its factored ones (a name in both is refused).</summary>
+    private static ParameterLayout SideLayout(IReadOnlyDictionary<string, Tensor> dense, IReadOnlyDictionary<string, LowRankTensor> factors, string paramName)
     {
-        var d = t.detach();
-        return d.dtype is ScalarType.Float32 or ScalarType.Float64 ? d : d.to(ScalarType.Float32);
+        var entries = ParameterLayout.Of(dense).Entries.ToList();
+        foreach (var (name, factor) in factors)
+        {
+            ArgumentNullException.ThrowIfNull(factor, paramName);
+            if (dense.ContainsKey(name))
+            {
+                throw new ArgumentException($"'{name}' is given both as a tensor and as factors.", paramName);
+            }
+
+            entries.Add(new ParameterInfo(name, factor.Shape, factor.Left.dtype));
+        }
+
+        return new ParameterLayout(entries);
     }
 
-    private sealed record StoredTerm(string Name, Tensor Target, Tensor Source, double Weight);
+    private sealed record StoredTerm(string Name, Operand Target, Operand Source, double Weight);
+
+    /// <summary>One side of one tensor of a pair: the tensor itself, or its factors; computes products in the cheaper form.</summary>
+    private sealed class Operand : IDisposable
+    {
+        private Operand(Tensor? dense, Tensor? left, Tensor? right, long[] shape)
+        {
+            DenseTensor = dense;
+            Left = left;
+            Right = right;
+            Shape = shape;
+        }
+
+        public Tensor? DenseTensor { get; }
+
+        public Tensor? Left { get; }
+
+        public Tensor? Right { get; }
+
+        public long[] Shape { get; }
+
+        public bool IsFactored => Left is not null;
+
+        public long Rank => Left?.shape[0] ?? 0;
+
+        public Device Device => (DenseTensor ?? Left)!.device;
+
+        public long ElementCount => Shape.Aggregate(1L, (x, y) => x * y);
+
+        public long Bytes => DenseTensor is { } d ? d.numel() * d.element_size() : (Left!.numel() * Left.element_size()) + (Right!.numel() * Right.element_size());
+
+        /// <summary>The operand of <paramref name="name"/> on one side, in float32 at least, in the current dispose scope (not copied where it need not be).</summary>
+        public static Operand Of(string name, IReadOnlyDictionary<string, Tensor> dense, IReadOnlyDictionary<string, LowRankTensor> factors)
+        {
+            if (dense.TryGetValue(name, out var t))
+            {
+                return new Operand(Working(t), null, null, t.shape);
+            }
+
+            var f = factors[name];
+            return new Operand(null, Working(f.Left), Working(f.Right), [.. f.Shape]);
+        }
+
+        /// <summary>A copy that outlives the current dispose scope: the factors when they are smaller than the tensor, else the tensor.</summary>
+        public Operand Keep()
+        {
+            if (IsFactored && (Left!.numel() + Right!.numel()) < ElementCount)
+            {
+                return new Operand(null, Left.clone().DetachFromDisposeScope(), Right.clone().DetachFromDisposeScope(), Shape);
+            }
+
+            return new Operand(Dense().clone().DetachFromDisposeScope(), null, null, Shape);
+        }
+
+        public Tensor Dense() => DenseTensor ?? Left!.t().matmul(Right!).reshape(Shape);
+
+        public bool IsFinite() => IsFactored
+            ? torch.isfinite(Left!).all().ToBoolean() && torch.isfinite(Right!).all().ToBoolean()
+            : torch.isfinite(DenseTensor!).all().ToBoolean();
+
+        public double Norm() => IsFactored ? Dense().norm().ToDouble() : DenseTensor!.norm().ToDouble();
+
+        /// <summary>This operand with every permuted axis except <paramref name="skipAxis"/> reordered by the cache's permutation.</summary>
+        public Operand PermutedExcept(PermutationSpec spec, PermutationSpecApplyExtensions.IndexCache cache, string name, int skipAxis)
+        {
+            if (!IsFactored)
+            {
+                return new Operand(PermutationSpecApplyExtensions.PermuteTensor(spec, cache, name, DenseTensor!, skipAxis), null, null, Shape);
+            }
+
+            var axes = spec.AxesOf(name);
+            var left = Left!;
+            var right = Right!;
+            for (var axis = 0; axis < axes.Count; axis++)
+            {
+                if (axis == skipAxis || axes[axis] is not { } a)
+                {
+                    continue;
+                }
+
+                var index = cache.Get(a.Group, a.BlockSize, left.device);
+                if (axis == 0)
+                {
+                    left = left.index_select(1, index);
+                }
+                else if (axis == 1)
+                {
+                    right = right.view(Rank, Shape[1], -1).index_select(1, index).reshape(Rank, -1);
+                }
+                else
+                {
+                    return new Operand(PermutationSpecApplyExtensions.PermuteTensor(spec, cache, name, Dense(), skipAxis), null, null, Shape);
+                }
+            }
+
+            return new Operand(null, left, right, Shape);
+        }
+
+        /// <summary>⟨A, B⟩, from the factors when both are factored (R_A·R_B·(d₀ + rest) multiply-adds).</summary>
+        public static double Inner(Operand a, Operand b)
+        {
+            if (a.IsFactored && b.IsFactored && a.Rank * b.Rank * (a.Shape[0] + (a.ElementCount / a.Shape[0])) < a.ElementCount * Math.Min(a.Rank, b.Rank))
+            {
+                using var factoredScope = torch.NewDisposeScope();
+                return a.Left!.matmul(b.Left!.t()).mul_(a.Right!.matmul(b.Right!.t())).sum().ToDouble();
+            }
+
+            // Dense() is the operand's own tensor when it is not factored: leave those to their owners and the caller's scope.
+            using var scope = torch.NewDisposeScope();
+            return a.Dense().mul(b.Dense()).sum().ToDouble();
+        }
+
+        /// <summary>mat(A, axis) · mat(B, axis)ᵀ, the n×n term of group size n (a new tensor).</summary>
+        public static Tensor Product(Operand a, Operand b, int axis, int n, int block)
+        {
+            if (UseFactors(a, b, axis, n, block))
+            {
+                return FactoredProduct(a, b, axis, n, block);
+            }
+
+            return Matricize(a.Dense(), axis, n).matmul(Matricize(b.Dense(), axis, n).t());
+        }
+
+        /// <summary><paramref name="sum"/> += c · mat(A, axis) · mat(B, axis)ᵀ, in place.</summary>
+        public static void AddProduct(Tensor sum, Operand a, Operand b, int axis, int n, int block, double c)
+        {
+            if (UseFactors(a, b, axis, n, block))
+            {
+                var (left, right) = FactoredOperands(a, b, axis, n, block);
+                sum.addmm_(left.to(sum.dtype), right.to(sum.dtype), beta: 1, alpha: (float)c);
+                return;
+            }
+
+            sum.addmm_(Matricize(a.Dense(), axis, n).to(sum.dtype), Matricize(b.Dense(), axis, n).t().to(sum.dtype), beta: 1, alpha: (float)c);
+        }
+
+        public void Dispose()
+        {
+            DenseTensor?.Dispose();
+            Left?.Dispose();
+            Right?.Dispose();
+        }
+
+        /// <summary>Whether the term is cheaper from the factors, by multiply-adds (forming a missing full tensor counted on the other side).</summary>
+        private static bool UseFactors(Operand a, Operand b, int axis, int n, int block)
+        {
+            if (!a.IsFactored || !b.IsFactored || axis > 1 || (axis == 0 && block != 1))
+            {
+                return false;
+            }
+
+            var (ra, rb) = ((double)a.Rank, (double)b.Rank);
+            var elements = (double)a.ElementCount;
+            var dense = ((double)n * elements) + ((ra + rb) * elements);
+            var factored = axis == 0
+                ? (ra * rb * (elements / n)) + (n * ra * rb) + ((double)n * n * rb)
+                : (ra * rb * a.Shape[0]) + (elements / a.Shape[0] / n * ((n * ra * rb) + ((double)n * n * rb)));
+            return factored < dense;
+        }
+
+        private static Tensor FactoredProduct(Operand a, Operand b, int axis, int n, int block)
+        {
+            var (left, right) = FactoredOperands(a, b, axis, n, block);
+            return left.matmul(right);
+        }
+
+        /// <summary>
+        /// Two matrices whose product is the term: along axis 0, (L_Aᵀ · R_A R_Bᵀ) and L_B; along axis 1 (with b positions
+        /// per unit), P [n, b·R_B] and Q [b·R_B, n] with P[c, (s, r')] = Σ_r R_A[r, c, s] (L_A L_Bᵀ)[r, r'] and Q[(s, r'), c'] = R_B[r', c', s].
+        /// </summary>
+        private static (Tensor Left, Tensor Right) FactoredOperands(Operand a, Operand b, int axis, int n, int block)
+        {
+            if (axis == 0)
+            {
+                var kernel = a.Right!.matmul(b.Right!.t());
+                return (a.Left!.t().matmul(kernel), b.Left!);
+            }
+
+            var positions = a.ElementCount / a.Shape[0] / n;
+            var k = a.Left!.matmul(b.Left!.t());
+            var p = a.Right!.view(a.Rank, n, positions).permute(1, 2, 0).matmul(k).reshape(n, positions * b.Rank);
+            var q = b.Right!.view(b.Rank, n, positions).permute(2, 0, 1).reshape(positions * b.Rank, n);
+            return (p, q);
+        }
+
+        /// <summary>Moves <paramref name="axis"/> to the front and flattens the rest: n × (block · rest).</summary>
+        private static Tensor Matricize(Tensor t, int axis, int groupSize) => t.movedim([axis], [0]).reshape(groupSize, -1);
+
+        /// <summary>float32 at least, so half-precision inputs do not lose the sums.</summary>
+        private static Tensor Working(Tensor t)
+        {
+            var d = t.detach();
+            return d.dtype is ScalarType.Float32 or ScalarType.Float64 ? d : d.to(ScalarType.Float32);
+        }
+    }
 }
 
 /// <summary>One-call weight matching over a list of pairs.</summary>
@@ -380,7 +605,7 @@ public static class WeightMatching
     /// <param name="progress">Receives an event after each sweep.</param>
     /// <param name="cancellationToken">Checked before each assignment solve.</param>
     /// <exception cref="ArgumentNullException"><paramref name="spec"/> or <paramref name="pairs"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="pairs"/> is empty, or a pair does not fit (see <see cref="WeightMatchingProblem.AddPair"/>).</exception>
+    /// <exception cref="ArgumentException"><paramref name="pairs"/> is empty, or a pair does not fit (see <see cref="WeightMatchingProblem.AddPair(IReadOnlyDictionary{string, Tensor}, IReadOnlyDictionary{string, Tensor}, double)"/>).</exception>
     public static WeightMatchingResult Match(
         PermutationSpec spec,
         IEnumerable<MatchingPair> pairs,

@@ -116,7 +116,7 @@ public sealed class TrajectoryTransferer : IDisposable
             var trained = _trained?.Select(t => t.To(_device).DetachFromDisposeScope()).ToArray();
             try
             {
-                var run = new TransferRun(Options, spec, source, workspace, data, _validation, initializations, trained, progress, cancellationToken);
+                using var run = new TransferRun(Options, spec, source, workspace, data, _validation, initializations, trained, progress, cancellationToken);
                 var results = new TransferEngine(_strategy).Run(run);
                 foreach (var result in results)
                 {

@@ -9,8 +9,10 @@ namespace TrajectoryTransfer;
 /// Everything one run of a transfer needs, travelling as one object: settings, spec, the source as read, the module
 /// forward and backward passes run in, the training data, the validation callback, the targets, progress, clock and token.
 /// </summary>
-internal sealed class TransferRun
+internal sealed class TransferRun : IDisposable
 {
+    private GradientPairs? _pairs;
+
     public TransferRun(
         TransferOptions options,
         PermutationSpec spec,
@@ -72,6 +74,9 @@ internal sealed class TransferRun
     /// <summary>The data, for a method that takes gradients (the builder guarantees it is there).</summary>
     public GradientData RequiredData => Data ?? throw new InvalidOperationException("This method takes gradients but the run has no training data.");
 
+    /// <summary>The run's gradient pairs (made on first use: only gradient-matching methods need them).</summary>
+    public GradientPairs Pairs => _pairs ??= new GradientPairs(this);
+
     /// <summary>A new, empty matching problem with the run's settings.</summary>
     public WeightMatchingProblem NewProblem() => new(Spec, MatchingOptions);
 
@@ -82,6 +87,9 @@ internal sealed class TransferRun
     /// <summary>Per-sweep matching progress of one target, forwarded as <see cref="TransferPhase.Matching"/> events (null without a progress sink).</summary>
     public IProgress<WeightMatchingProgress>? MatchingProgress(int step, int target) =>
         Progress is null ? null : new SyncProgress<WeightMatchingProgress>(p => Report(step, TransferPhase.Matching, target, Targets.Count, p.Objective));
+
+    /// <summary>Releases the kept minibatches and source gradients.</summary>
+    public void Dispose() => _pairs?.Dispose();
 
     /// <summary>Reports synchronously on the calling thread (Progress&lt;T&gt; would post to a thread pool).</summary>
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>

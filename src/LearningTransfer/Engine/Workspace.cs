@@ -27,8 +27,11 @@ internal sealed class Workspace : IDisposable
     /// <summary>Loads a state (parameters, and buffers where given) into the module.</summary>
     public void Load(ParameterSet state) => state.LoadInto(Module, strict: true);
 
-    /// <summary>∇L at the loaded parameters, averaged over <paramref name="batches"/>, in training mode.</summary>
-    public ParameterSet Gradient(GradientData data, object[] batches)
+    /// <summary>
+    /// ∇L at the loaded parameters, averaged over <paramref name="batches"/>, in training mode; with a
+    /// <paramref name="capture"/>, the weights it captures come as factors and are left out of the full tensors.
+    /// </summary>
+    public GradientSample Gradient(GradientData data, object[] batches, GradientCapture? capture = null)
     {
         using var scope = torch.NewDisposeScope();
         Module.train();
@@ -36,6 +39,7 @@ internal sealed class Workspace : IDisposable
         foreach (var batch in batches)
         {
             using var inner = torch.NewDisposeScope();
+            capture?.BeginBatch();
             var loss = data.Loss(Module, batch);
             if (batches.Length > 1)
             {
@@ -43,11 +47,32 @@ internal sealed class Workspace : IDisposable
             }
 
             loss.backward();
+            capture?.EndBatch();
         }
 
         var gradients = ParameterSet.GradientsOf(Module);
         Module.zero_grad();
-        return gradients.MoveToOuterDisposeScope();
+        var factors = capture?.Collect(gradients) ?? [];
+        if (factors.Count > 0)
+        {
+            // The captured weights travel as factors: drop their full gradients, keep the other tensors as they are.
+            foreach (var name in factors.Keys)
+            {
+                gradients[name].Dispose();
+            }
+
+            gradients = new ParameterSet(gradients.Where(kv => !factors.ContainsKey(kv.Key)));
+        }
+
+        var sample = new GradientSample(gradients, factors);
+        sample.Dense.MoveToOuterDisposeScope();
+        foreach (var factor in factors.Values)
+        {
+            factor.Left.MoveToOuterDisposeScope();
+            factor.Right.MoveToOuterDisposeScope();
+        }
+
+        return sample;
     }
 
     /// <summary>Resets BatchNorm running statistics and recomputes them as a cumulative average over <paramref name="batches"/>.</summary>

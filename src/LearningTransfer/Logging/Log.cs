@@ -16,4 +16,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Transfer cancelled at step {Step}; the caller's module was restored")]
     public static partial void TransferCancelled(ILogger logger, int step);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "The gradient of '{Weight}' is matched as low-rank factors ({Rank} rows per gradient)")]
+    public static partial void FactorsCaptured(ILogger logger, string weight, long rank);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "The factors captured for '{Weight}' disagreed with its gradient (is the weight used elsewhere too, or the layer's output changed in place?); it is matched from the full gradient")]
+    public static partial void FactorsRefused(ILogger logger, string weight);
 }

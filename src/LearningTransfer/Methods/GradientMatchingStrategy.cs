@@ -15,6 +15,9 @@ internal abstract class GradientMatchingStrategy : TransferStrategy
     /// <summary>The first trajectory point whose gradient pair step <paramref name="step"/> adds; it adds points up to step − 1.</summary>
     protected abstract int FirstPoint(int step);
 
+    /// <summary>Whether later steps match the same points again (so their minibatches and source gradients are worth keeping).</summary>
+    protected abstract bool RevisitsPoints { get; }
+
     /// <inheritdoc />
     public override void Match(TransferRun run, int step)
     {
@@ -22,10 +25,9 @@ internal abstract class GradientMatchingStrategy : TransferStrategy
         var problems = targets.Select(t => KeepsProblem ? t.Problem ??= run.NewProblem() : run.NewProblem()).ToArray();
         try
         {
-            var pairs = new GradientPairs(run);
             for (var point = FirstPoint(step); point < step; point++)
             {
-                pairs.Add(point, step, problems);
+                run.Pairs.Add(point, step, problems, RevisitsPoints);
             }
 
             for (var j = 0; j < targets.Count; j++)
@@ -48,7 +50,10 @@ internal abstract class GradientMatchingStrategy : TransferStrategy
     }
 }
 
-/// <summary>GMT: every step re-computes the gradient pairs at all earlier points 0..s−1 under πₛ₋₁ and solves a fresh problem.</summary>
+/// <summary>
+/// GMT: every step re-computes the target gradients at all earlier points 0..s−1 under πₛ₋₁ and solves a fresh problem.
+/// Each point keeps the minibatches it was first matched on, so its source gradient is computed once.
+/// </summary>
 internal sealed class GmtStrategy : GradientMatchingStrategy
 {
     /// <inheritdoc />
@@ -59,6 +64,9 @@ internal sealed class GmtStrategy : GradientMatchingStrategy
 
     /// <inheritdoc />
     protected override int FirstPoint(int step) => 0;
+
+    /// <inheritdoc />
+    protected override bool RevisitsPoints => true;
 }
 
 /// <summary>FGMT: every step adds one new gradient pair, at point s−1, to a problem kept across steps.</summary>
@@ -72,4 +80,7 @@ internal sealed class FgmtStrategy : GradientMatchingStrategy
 
     /// <inheritdoc />
     protected override int FirstPoint(int step) => step - 1;
+
+    /// <inheritdoc />
+    protected override bool RevisitsPoints => false;
 }
