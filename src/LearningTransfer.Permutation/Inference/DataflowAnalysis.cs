@@ -37,7 +37,7 @@ internal sealed record ConsumerFlow(ObservedCall? Consumer, IReadOnlyList<Observ
 /// random code per block of consumer units tests the block hypothesis, because if every producer unit u feeds only
 /// consumer block b(u), the two gradients on u differ exactly by the factor a[b(u)], whatever the glue's values.
 /// </summary>
-internal sealed class DataflowAnalysis(ModelObservation observation, int seed)
+internal sealed class DataflowAnalysis(ModelObservation observation, string model, int seed)
 {
     private const double BlockTolerance = 1e-3;
     private const double DecodeTolerance = 0.05;
@@ -129,7 +129,7 @@ internal sealed class DataflowAnalysis(ModelObservation observation, int seed)
         var decoded = Gradients(root, noise * indexCode, found.Select(i => leaves[i]).ToList());
         for (var p = 0; p < producers.Count; p++)
         {
-            if (Decode(decoded[p], plain[found[p]], units) is { } problem)
+            if (!FeedsOneUnitEach(decoded[p], plain[found[p]], units))
             {
                 if (blocks.All(b => b > 0))
                 {
@@ -140,7 +140,7 @@ internal sealed class DataflowAnalysis(ModelObservation observation, int seed)
                 throw new PermutationSpecException(
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"No permutation spec describes this model: the input of {consumer.Node.Display} (axis {consumer.InputAxis} of {ParameterLayout.FormatShape(consumer.InputShape)}, {units} units) is computed from the output of {producer.Node.Display} (axis {producer.OutputAxis} of {ParameterLayout.FormatShape(producer.OutputShape)}, {producer.OutputUnits} units) in a way that is neither a copy of its units in order (one or a block of consumer units per unit) nor a concatenation: {problem}. Some operation between them mixes units (a matrix product, attention, a transpose that interleaves them). {PermutationSpecInference.Advice}"),
+                        $"No permutation spec describes {model}: the input of {consumer.Node.Display} (axis {consumer.InputAxis} of {ParameterLayout.FormatShape(consumer.InputShape)}, {units} units) is computed from the output of {producer.Node.Display} (axis {producer.OutputAxis} of {ParameterLayout.FormatShape(producer.OutputShape)}, {producer.OutputUnits} units) in a way that is neither a copy of its units in order (one input unit, or one block of them, per output unit) nor a concatenation: some of its values each feed several input units. Some operation between them mixes units (a matrix product, attention, a transpose that interleaves them). {PermutationSpecInference.Advice}"),
                     "model");
             }
         }
@@ -155,22 +155,15 @@ internal sealed class DataflowAnalysis(ModelObservation observation, int seed)
                 : $"its units are the units of {producers[0]!.Node.Display} in another order or a part of them");
     }
 
-    /// <summary>Null when every position of the producer that reaches the consumer reaches exactly one consumer unit; otherwise what was seen.</summary>
-    private static string? Decode(Tensor coded, Tensor plain, long units)
+    /// <summary>Whether every value of the producer that reaches the consumer reaches exactly one input unit (its gradient coded by unit index is a whole multiple of the plain one).</summary>
+    private static bool FeedsOneUnitEach(Tensor coded, Tensor plain, long units)
     {
         using var scope = torch.NewDisposeScope();
         var magnitude = plain.abs();
         var significant = magnitude > 1e-4 * magnitude.max();
         var ratio = coded.masked_select(significant) / plain.masked_select(significant);
         var nearest = ratio.round();
-        var offBy = (ratio - nearest).abs();
-        var worst = offBy.argmax().ToInt64();
-        if (offBy[worst].ToDouble() > DecodeTolerance || nearest.min().ToDouble() < 1 || nearest.max().ToDouble() > units)
-        {
-            return string.Create(CultureInfo.InvariantCulture, $"some of its values feed several consumer units at once (a weighted unit index of {ratio[worst].ToDouble() - 1:F2} was measured where a whole index was expected)");
-        }
-
-        return null;
+        return (ratio - nearest).abs().max().ToDouble() <= DecodeTolerance && nearest.min().ToDouble() >= 1 && nearest.max().ToDouble() <= units;
     }
 
     private List<(ObservedCall? Call, Tensor Leaf)> Candidates(int before)

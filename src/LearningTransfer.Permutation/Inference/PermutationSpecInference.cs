@@ -135,7 +135,7 @@ public static class PermutationSpecInference
                 return FromChain(model, input, leaves, nodes, unseen, trainCheck, tolerance, seed);
             }
 
-            var flows = new DataflowAnalysis(observation, seed).AnalyzeAll();
+            var flows = new DataflowAnalysis(observation, Describe(model), seed).AnalyzeAll();
             var assembly = SpecAssembly.Build(model, observation, flows);
             CheckReplay(model, input, observation, flows, assembly, tolerance, seed);
             Verify(model, assembly.Spec, input, trainCheck, tolerance, seed, chainNote: null);

@@ -32,7 +32,7 @@ internal sealed class SpecAssembly
         var spaces = new UnitSpaces();
         foreach (var call in observation.Calls)
         {
-            Guard(call.Node.Display, null, () => call.Node.CreateAtoms(spaces, call.InputShape, call.OutputShape));
+            Guard(model, call.Node.Display, null, () => call.Node.CreateAtoms(spaces, call.InputShape, call.OutputShape));
         }
 
         foreach (var flow in flows)
@@ -57,7 +57,7 @@ internal sealed class SpecAssembly
             {
                 var producer = flow.Producers[p]!;
                 var block = flow.Blocks[p];
-                Guard(into.Node.Display, producer.Node.Display, () => spaces.Tie(into.Node.InAtom, block, producer.Node.OutAtom, 1));
+                Guard(model, into.Node.Display, producer.Node.Display, () => spaces.Tie(into.Node.InAtom, block, producer.Node.OutAtom, 1));
             }
         }
 
@@ -129,7 +129,7 @@ internal sealed class SpecAssembly
         names[root] = unique;
     }
 
-    private static void Guard(string consumer, string? producer, Action action)
+    private static void Guard(nn.Module model, string consumer, string? producer, Action action)
     {
         try
         {
@@ -139,7 +139,7 @@ internal sealed class SpecAssembly
         {
             var where = producer is null ? $"in {consumer}" : $"between the output of {producer} and the input of {consumer}";
             throw new PermutationSpecException(
-                $"No permutation spec describes this model: the units {where} are tied to units that move in blocks of a different size ({e.Message}). {PermutationSpecInference.Advice}",
+                $"No permutation spec describes the model ({model.GetType().Name}): the units {where} are tied to units that move in blocks of a different size ({e.Message}). {PermutationSpecInference.Advice}",
                 "model");
         }
     }
