@@ -113,9 +113,9 @@ internal sealed class DataflowAnalysis(ModelObservation observation, string mode
                 var producer = producers[p]!;
                 var block = blocks[p];
                 var unitBlock = torch.tensor(Enumerable.Range(0, checked((int)producer.OutputUnits)).Select(u => u * block / common).ToArray(), device: root.device);
-                var expected = AlongAxis(codes.index_select(0, unitBlock), producer.OutputAxis, producer.Leaf.dim()) * plain[found[p]];
+                var expected = AlongAxis(codes.index_select(0, unitBlock), producer.OutputAxis, producer.Leaf.dim()) * plain[found[p]]!;
                 var scale = expected.abs().max().ToDouble();
-                consistent = (grads[p] - expected).abs().max().ToDouble() <= BlockTolerance * scale;
+                consistent = (grads[p]! - expected).abs().max().ToDouble() <= BlockTolerance * scale;
             }
 
             if (consistent)
@@ -129,7 +129,7 @@ internal sealed class DataflowAnalysis(ModelObservation observation, string mode
         var decoded = Gradients(root, noise * indexCode, found.Select(i => leaves[i]).ToList());
         for (var p = 0; p < producers.Count; p++)
         {
-            if (!FeedsOneUnitEach(decoded[p], plain[found[p]], units))
+            if (!FeedsOneUnitEach(decoded[p]!, plain[found[p]]!, units))
             {
                 if (blocks.All(b => b > 0))
                 {
@@ -178,18 +178,34 @@ internal sealed class DataflowAnalysis(ModelObservation observation, string mode
         return candidates;
     }
 
-    private static IList<Tensor> Gradients(Tensor root, Tensor projection, IList<Tensor> leaves)
+    /// <summary>
+    /// The gradient of Σ root·projection with respect to each leaf, null for leaves it does not reach. backward() with
+    /// explicit inputs rather than autograd.grad(allow_unused): TorchSharp 0.107 counts the undefined tensors that the
+    /// latter returns for unreached leaves as live forever.
+    /// </summary>
+    private static Tensor?[] Gradients(Tensor root, Tensor projection, IList<Tensor> leaves)
     {
         if (leaves.Count == 0)
         {
             return [];
         }
 
-        using var objective = (root * projection).sum();
-        return torch.autograd.grad([objective], leaves, retain_graph: true, allow_unused: true);
+        using (var objective = (root * projection).sum())
+        {
+            objective.backward(retain_graph: true, inputs: leaves);
+        }
+
+        var gradients = new Tensor?[leaves.Count];
+        for (var i = 0; i < leaves.Count; i++)
+        {
+            gradients[i] = leaves[i].grad; // a new handle, owned by the caller's dispose scope
+            leaves[i].grad = null;
+        }
+
+        return gradients;
     }
 
-    private static bool IsNonZero(Tensor gradient) => !gradient.IsInvalid && gradient.abs().max().ToDouble() > 0;
+    private static bool IsNonZero(Tensor? gradient) => gradient is not null && gradient.abs().max().ToDouble() > 0;
 
     private static Tensor AlongAxis(Tensor vector, int axis, long dims)
     {

@@ -162,6 +162,30 @@ public sealed class PermutationSpecInferenceTests
     }
 
     [Fact]
+    public void Infer_ResidualConvNet_LeavesNoNativeTensorsBehind()
+    {
+        torch.manual_seed(72);
+        using var model = new LambdaModel(
+            [("stem", nn.Conv2d(3, 6, 3, padding: 1)), ("bn", nn.BatchNorm2d(6)), ("conv", nn.Conv2d(6, 6, 3, padding: 1)), ("fc", nn.Linear(6 * 4 * 4, 2))],
+            (m, x) =>
+            {
+                var h = nn.functional.relu(m.Call("bn", m.Call("stem", x)));
+                h = h + nn.functional.relu(m.Call("conv", h));
+                return m.Call("fc", nn.functional.max_pool2d(h, 2).flatten(1));
+            });
+        using var x = torch.randn(4, 3, 8, 8);
+        _ = PermutationSpecInference.Infer(model, x); // first call: lazily created native state
+        var before = DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
+
+        for (var i = 0; i < 3; i++)
+        {
+            _ = PermutationSpecInference.Infer(model, x);
+        }
+
+        Assert.Equal(before, DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Infer_ModelWithoutGradients_LeavesThemNull()
     {
         torch.manual_seed(69);
