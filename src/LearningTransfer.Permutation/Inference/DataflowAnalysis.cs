@@ -28,8 +28,7 @@ internal enum Dataflow
 /// <param name="Producers">The node calls the input is directly computed from; a null entry is the model's input.</param>
 /// <param name="Blocks">For each producer, consumer units per producer unit (when the sizes allow; otherwise 0).</param>
 /// <param name="Kind">The relation found.</param>
-/// <param name="Why">Why the units are fixed, for messages.</param>
-internal sealed record ConsumerFlow(ObservedCall? Consumer, IReadOnlyList<ObservedCall?> Producers, IReadOnlyList<long> Blocks, Dataflow Kind, string? Why);
+internal sealed record ConsumerFlow(ObservedCall? Consumer, IReadOnlyList<ObservedCall?> Producers, IReadOnlyList<long> Blocks, Dataflow Kind);
 
 /// <summary>
 /// Measures, with gradients through the glue between layers, which node outputs each layer input is computed from and
@@ -72,14 +71,14 @@ internal sealed class DataflowAnalysis(ModelObservation observation, string mode
             producers.AddRange(candidates.Where((_, i) => IsNonZero(grads[i])).Select(c => c.Call));
         }
 
-        return new ConsumerFlow(null, producers, producers.Select(_ => 0L).ToArray(), Dataflow.Fixed, "they are the model's outputs");
+        return new ConsumerFlow(null, producers, producers.Select(_ => 0L).ToArray(), Dataflow.Fixed);
     }
 
     private ConsumerFlow Analyze(ObservedCall consumer, Generator generator)
     {
         if (consumer.InputRoot is not { } root)
         {
-            return new ConsumerFlow(consumer, [], [], Dataflow.Fixed, "it is not computed from any layer's output or the model's input");
+            return new ConsumerFlow(consumer, [], [], Dataflow.Fixed); // computed from constants only
         }
 
         using var scope = torch.NewDisposeScope();
@@ -91,14 +90,14 @@ internal sealed class DataflowAnalysis(ModelObservation observation, string mode
         var producers = found.Select(i => candidates[i].Call).ToList();
         if (producers.Count == 0)
         {
-            return new ConsumerFlow(consumer, [], [], Dataflow.Fixed, "it is not computed from any layer's output or the model's input");
+            return new ConsumerFlow(consumer, [], [], Dataflow.Fixed); // computed from constants only
         }
 
         var units = consumer.InputUnits;
         var blocks = producers.Select(p => p is not null && units % p.OutputUnits == 0 ? units / p.OutputUnits : 0L).ToArray();
         if (producers.Contains(null))
         {
-            return new ConsumerFlow(consumer, producers, blocks, Dataflow.Fixed, "it is computed from the model's input, whose units are not permuted");
+            return new ConsumerFlow(consumer, producers, blocks, Dataflow.Fixed); // the model's input is never permuted
         }
 
         if (blocks.All(b => b > 0))
@@ -120,7 +119,7 @@ internal sealed class DataflowAnalysis(ModelObservation observation, string mode
 
             if (consistent)
             {
-                return new ConsumerFlow(consumer, producers, blocks, Dataflow.Tied, null);
+                return new ConsumerFlow(consumer, producers, blocks, Dataflow.Tied);
             }
         }
 
@@ -133,7 +132,7 @@ internal sealed class DataflowAnalysis(ModelObservation observation, string mode
             {
                 if (blocks.All(b => b > 0))
                 {
-                    return new ConsumerFlow(consumer, producers, blocks, Dataflow.TiedIfEquivariant, null);
+                    return new ConsumerFlow(consumer, producers, blocks, Dataflow.TiedIfEquivariant);
                 }
 
                 var producer = producers[p]!;
@@ -145,14 +144,8 @@ internal sealed class DataflowAnalysis(ModelObservation observation, string mode
             }
         }
 
-        return new ConsumerFlow(
-            consumer,
-            producers,
-            blocks,
-            Dataflow.Fixed,
-            producers.Count > 1
-                ? $"its units are a concatenation of the units of {string.Join(", ", producers.Select(p => p!.Node.Display))}, and one permutation group per axis cannot describe the parts"
-                : $"its units are the units of {producers[0]!.Node.Display} in another order or a part of them");
+        // A concatenation along the unit axis, or a reordering: one group per axis cannot describe the parts.
+        return new ConsumerFlow(consumer, producers, blocks, Dataflow.Fixed);
     }
 
     /// <summary>Whether every value of the producer that reaches the consumer reaches exactly one input unit (its gradient coded by unit index is a whole multiple of the plain one).</summary>
