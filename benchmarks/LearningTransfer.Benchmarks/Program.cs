@@ -3,7 +3,7 @@ using TrajectoryTransfer.Benchmarks.Solvers;
 
 namespace TrajectoryTransfer.Benchmarks;
 
-/// <summary>Runs the benchmarks: BenchmarkDotNet's switcher, or a quick mode: <c>--quick</c> (single solves), <c>--matrices DIR</c> (solves of saved real matrices), <c>--transfer-quick</c> (GMT/FGMT time split), <c>--paper-transfer</c> (the authors' setting).</summary>
+/// <summary>Runs the benchmarks: BenchmarkDotNet's switcher, or a quick mode: <c>--quick</c> (single solves), <c>--matrices DIR</c> (solves of saved real matrices), <c>--transfer-quick</c> (GMT/FGMT time split), <c>--paper-transfer</c> (the authors' setting), <c>--inference-quick</c> (spec inference per model).</summary>
 public static class Program
 {
     /// <summary>Entry point.</summary>
@@ -12,6 +12,12 @@ public static class Program
         if (args.Contains("--paper-transfer"))
         {
             Paper.PaperSettingTransfer.Run(args);
+            return;
+        }
+
+        if (args.Contains("--inference-quick"))
+        {
+            Inference.QuickInferenceTiming.Run(args);
             return;
         }
 

@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace TrajectoryTransfer.Permutations.Tests.Inference;
 
+/// <summary>Chains, the fallback without hooks, what the model looks like afterwards, and bad input.</summary>
 public sealed class PermutationSpecInferenceTests
 {
     [Fact]
@@ -37,7 +38,7 @@ public sealed class PermutationSpecInferenceTests
         Assert.Equal(["body.fc1", "body.fc2", "fc3"], spec.GroupNames);
         Assert.Equal([new AxisPermutation("body.fc1")], spec.AxesOf("body.bn1.running_mean"));
         Assert.Equal([new AxisPermutation("body.fc2")], spec.AxesOf("body.ln2.bias"));
-        Assert.Empty(spec.AxesOf("body.bn1.num_batches_tracked"));
+        ModelTesting.AssertLeftAlone(spec, "body.bn1.num_batches_tracked");
         model.eval(); // dropout makes train mode random
         ModelTesting.RandomizeNorms(model);
         ModelTesting.AssertExact(model, spec, x);
@@ -74,18 +75,6 @@ public sealed class PermutationSpecInferenceTests
     }
 
     [Fact]
-    public void Infer_ArchitecturesThatAreChains_EqualTheirReadyMadeSpecs()
-    {
-        torch.manual_seed(64);
-        using var mlp = new Mlp(10, [8, 6], 3, new MlpOptions { Normalization = MlpNormalization.BatchNorm });
-        using var vgg = VggNet.Small(imageSize: 8, batchNorm: true);
-        using var images = torch.randn(4, 3, 8, 8);
-
-        Assert.Equal(mlp.CreatePermutationSpec().ToString(), PermutationSpecInference.Infer(mlp).ToString());
-        Assert.Equal(vgg.CreatePermutationSpec().ToString(), PermutationSpecInference.Infer(vgg, images).ToString());
-    }
-
-    [Fact]
     public void Infer_ModuleCallingForwardDirectly_FallsBackToRegistrationOrderAndVerifies()
     {
         // TinyMlp calls fc1.forward(...), which runs no hooks: the registration order fc1, fc2, fc3 is used and verified.
@@ -99,14 +88,57 @@ public sealed class PermutationSpecInferenceTests
     }
 
     [Fact]
-    public void Infer_LeavesModelAsItWas()
+    public void Infer_ResidualModelCallingForwardDirectly_RefusesNamingTheUnseenLayersAndCall()
     {
         torch.manual_seed(66);
+        using var model = new LambdaModel(
+            [("fc1", nn.Linear(6, 8)), ("fc2", nn.Linear(8, 8)), ("fc3", nn.Linear(8, 3))],
+            (m, x) =>
+            {
+                var h = nn.functional.relu(m.Forward("fc1", x));
+                h = h + nn.functional.relu(m.Forward("fc2", h));
+                return m.Forward("fc3", h);
+            });
+
+        var ex = Assert.Throws<PermutationSpecException>(() => PermutationSpecInference.Infer(model));
+
+        Assert.Contains("Forward hooks never saw 'fc1' (Linear), 'fc2' (Linear), 'fc3' (Linear) run", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("invoked with call(), not forward()", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("is not a symmetry of the model", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("'fc1' (layers 'fc1', 'fc2')", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Infer_LayerThatNeverRuns_IsLeftAlone()
+    {
+        torch.manual_seed(67);
+        using var model = new LambdaModel(
+            [("fc1", nn.Linear(6, 5)), ("spare", nn.Linear(5, 5)), ("fc2", nn.Linear(5, 3))],
+            (m, x) => m.Call("fc2", nn.functional.relu(m.Call("fc1", x))));
+
+        var spec = PermutationSpecInference.Infer(model);
+
+        Assert.Equal(["fc1"], spec.GroupNames);
+        ModelTesting.AssertLeftAlone(spec, "spare.weight");
+        ModelTesting.AssertLeftAlone(spec, "spare.bias");
+    }
+
+    [Fact]
+    public void Infer_LeavesModelAsItWas()
+    {
+        torch.manual_seed(68);
         using var model = nn.Sequential(("fc1", nn.Linear(6, 5)), ("bn1", nn.BatchNorm1d(5)), ("relu", nn.ReLU()), ("fc2", nn.Linear(5, 3)));
         ModelTesting.RandomizeNorms(model);
+        using (var x = torch.randn(16, 6))
+        {
+            model.forward(x).sum().backward(); // gradients to keep
+        }
+
         model.train();
         model.named_modules().Single(m => m.name == "bn1").module.eval();
         using var before = ParameterSet.FromModule(model);
+        using var gradientsBefore = ParameterSet.GradientsOf(model);
+        var rngBefore = torch.random.get_rng_state();
 
         _ = PermutationSpecInference.Infer(model);
 
@@ -114,10 +146,54 @@ public sealed class PermutationSpecInferenceTests
         Assert.True(model.named_modules().Single(m => m.name == "fc1").module.training);
         Assert.False(model.named_modules().Single(m => m.name == "bn1").module.training);
         using var after = ParameterSet.FromModule(model);
+        using var gradientsAfter = ParameterSet.GradientsOf(model);
         foreach (var (name, tensor) in before)
         {
             Assert.True(tensor.eq(after[name]).all().ToBoolean(), name);
         }
+
+        foreach (var (name, gradient) in gradientsBefore)
+        {
+            Assert.True(gradient.abs().max().ToDouble() > 0, name);
+            Assert.True(gradient.eq(gradientsAfter[name]).all().ToBoolean(), name);
+        }
+
+        Assert.True(rngBefore.eq(torch.random.get_rng_state()).all().ToBoolean());
+    }
+
+    [Fact]
+    public void Infer_ResidualConvNet_LeavesNoNativeTensorsBehind()
+    {
+        torch.manual_seed(72);
+        using var model = new LambdaModel(
+            [("stem", nn.Conv2d(3, 6, 3, padding: 1)), ("bn", nn.BatchNorm2d(6)), ("conv", nn.Conv2d(6, 6, 3, padding: 1)), ("fc", nn.Linear(6 * 4 * 4, 2))],
+            (m, x) =>
+            {
+                var h = nn.functional.relu(m.Call("bn", m.Call("stem", x)));
+                h = h + nn.functional.relu(m.Call("conv", h));
+                return m.Call("fc", nn.functional.max_pool2d(h, 2).flatten(1));
+            });
+        using var x = torch.randn(4, 3, 8, 8);
+        _ = PermutationSpecInference.Infer(model, x); // first call: lazily created native state
+        var before = DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
+
+        for (var i = 0; i < 3; i++)
+        {
+            _ = PermutationSpecInference.Infer(model, x);
+        }
+
+        Assert.Equal(before, DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void Infer_ModelWithoutGradients_LeavesThemNull()
+    {
+        torch.manual_seed(69);
+        using var model = nn.Sequential(("fc1", nn.Linear(6, 5)), ("relu", nn.ReLU()), ("fc2", nn.Linear(5, 3)));
+
+        _ = PermutationSpecInference.Infer(model);
+
+        Assert.All(model.parameters(), p => Assert.Null(p.grad));
     }
 
     [Fact]
@@ -128,54 +204,6 @@ public sealed class PermutationSpecInferenceTests
         var ex = Assert.Throws<ArgumentException>(() => PermutationSpecInference.Infer(model));
         Assert.Equal("sampleInput", ex.ParamName);
         Assert.Contains("'conv'", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Infer_UnsupportedModule_ThrowsNamingItAndItsType()
-    {
-        using var model = nn.Sequential(("conv", nn.Conv2d(3, 4, 3)), ("gn", nn.GroupNorm(2, 4)), ("flatten", nn.Flatten()), ("fc", nn.Linear(4, 2)));
-
-        var ex = Assert.Throws<PermutationSpecException>(() => PermutationSpecInference.Infer(model));
-        Assert.Contains("'gn' (GroupNorm)", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("PermutationSpecs", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Infer_ResNet_ThrowsNotASupportedChain()
-    {
-        torch.manual_seed(67);
-        using var model = ResNet.ResNet20(widthMultiplier: 0.25);
-        using var x = torch.randn(2, 3, 8, 8);
-
-        var ex = Assert.Throws<PermutationSpecException>(() => PermutationSpecInference.Infer(model, x));
-
-        Assert.Contains("(ResNet) is not a supported chain of layers", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("residual connections", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("PermutationSpec.CreateBuilder()", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("PermutationSpecs", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Infer_ResidualMlpWhoseSizesChain_FailsVerificationNamingGroups()
-    {
-        torch.manual_seed(68);
-        using var model = new ResidualMlp();
-
-        var ex = Assert.Throws<PermutationSpecException>(() => PermutationSpecInference.Infer(model));
-
-        Assert.Contains("is not a symmetry of the model", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("Groups that break it alone: 'fc1', 'fc2'", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("not a supported chain", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("PermutationSpecs", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Infer_LayerUsedTwice_ThrowsNamingIt()
-    {
-        using var model = new TwiceMlp();
-
-        var ex = Assert.Throws<PermutationSpecException>(() => PermutationSpecInference.Infer(model));
-        Assert.Contains("'shared' (Linear) ran 2 times", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -190,45 +218,80 @@ public sealed class PermutationSpecInferenceTests
         Assert.True(spec.Covers("bias"));
     }
 
-    /// <summary>h = relu(fc1(x)); h = h + relu(fc2(h)); fc3(h): the sizes chain, but the add ties fc1 and fc2 together.</summary>
-    private sealed class ResidualMlp : nn.Module<Tensor, Tensor>
+    [Fact]
+    public void Infer_NoWeightLayer_Throws()
     {
-        private readonly nn.Module<Tensor, Tensor> _fc1 = nn.Linear(6, 8);
-        private readonly nn.Module<Tensor, Tensor> _fc2 = nn.Linear(8, 8);
-        private readonly nn.Module<Tensor, Tensor> _fc3 = nn.Linear(8, 3);
+        using var model = nn.Sequential(("relu", nn.ReLU()), ("norm", nn.LayerNorm(4)));
 
-        public ResidualMlp()
-            : base(nameof(ResidualMlp))
-        {
-            register_module("fc1", _fc1);
-            register_module("fc2", _fc2);
-            register_module("fc3", _fc3);
-        }
-
-        public override Tensor forward(Tensor input)
-        {
-            var h = nn.functional.relu(_fc1.call(input));
-            h = h + nn.functional.relu(_fc2.call(h));
-            return _fc3.call(h);
-        }
+        var ex = Assert.Throws<PermutationSpecException>(() => PermutationSpecInference.Infer(model, torch.randn(2, 4)));
+        Assert.Contains("no Linear, convolution or Embedding layer", ex.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>One Linear layer applied twice.</summary>
-    private sealed class TwiceMlp : nn.Module<Tensor, Tensor>
+    [Fact]
+    public void Infer_NaNInSampleInput_NamesTheInput()
     {
-        private readonly nn.Module<Tensor, Tensor> _first = nn.Linear(4, 4);
-        private readonly nn.Module<Tensor, Tensor> _shared = nn.Linear(4, 4);
-        private readonly nn.Module<Tensor, Tensor> _head = nn.Linear(4, 2);
+        using var model = nn.Sequential(("fc1", nn.Linear(4, 3)), ("relu", nn.ReLU()), ("fc2", nn.Linear(3, 2)));
+        using var x = torch.randn(5, 4);
+        x[2, 1] = torch.tensor(float.NaN);
 
-        public TwiceMlp()
-            : base(nameof(TwiceMlp))
+        var ex = Assert.Throws<ArgumentException>(() => PermutationSpecInference.Infer(model, x));
+
+        Assert.Equal("sampleInput", ex.ParamName);
+        Assert.Contains("The sample input [5, 4] contains 1 non-finite value (NaN or ±Inf) of 20, the first NaN at [2, 1]", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("chain", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Infer_InfiniteParameter_NamesTheParameter()
+    {
+        using var model = nn.Sequential(("fc1", nn.Linear(4, 3)), ("relu", nn.ReLU()), ("fc2", nn.Linear(3, 2)));
+        using (torch.no_grad())
         {
-            register_module("first", _first);
-            register_module("shared", _shared);
-            register_module("head", _head);
+            model.named_parameters().Single(p => p.name == "fc2.weight").parameter[1, 0] = torch.tensor(float.PositiveInfinity);
         }
 
-        public override Tensor forward(Tensor input) =>
-            _head.call(_shared.call(nn.functional.relu(_shared.call(nn.functional.relu(_first.call(input))))));
+        var ex = Assert.Throws<ArgumentException>(() => PermutationSpecInference.Infer(model, torch.randn(5, 4)));
+
+        Assert.Equal("model", ex.ParamName);
+        Assert.Contains("The model's tensor 'fc2.weight' [2, 3] contains 1 non-finite value (NaN or ±Inf) of 6, the first Infinity at [1, 0]", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Infer_ForwardProducingNaN_NamesTheFirstLayerWhoseInputIsNotFinite()
+    {
+        torch.manual_seed(70);
+        using var model = new LambdaModel(
+            [("fc1", nn.Linear(4, 6)), ("fc2", nn.Linear(6, 5)), ("fc3", nn.Linear(5, 2))],
+            (m, x) => m.Call("fc3", m.Call("fc2", m.Call("fc1", x).log())));
+
+        var ex = Assert.Throws<ArgumentException>(() => PermutationSpecInference.Infer(model, torch.randn(8, 4)));
+
+        Assert.Equal("model", ex.ParamName);
+        Assert.Contains("the input of 'fc2' (Linear), the first layer whose input is not finite, contains", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("NaN", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("chain", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Infer_OutputOverflowingAfterTheLastLayer_NamesTheOutput()
+    {
+        torch.manual_seed(71);
+        using var model = new LambdaModel(
+            [("fc1", nn.Linear(4, 6)), ("fc2", nn.Linear(6, 2))],
+            (m, x) => m.Call("fc2", nn.functional.relu(m.Call("fc1", x))) * 1e38f * 1e38f);
+
+        var ex = Assert.Throws<ArgumentException>(() => PermutationSpecInference.Infer(model, torch.randn(8, 4)));
+
+        Assert.Contains("the model's output contains", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("after its last layer", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Infer_NegativeTolerance_Throws()
+    {
+        using var model = nn.Linear(4, 3);
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => PermutationSpecInference.Infer(model, tolerance: -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PermutationSpecInference.Infer(model, tolerance: double.NaN));
     }
 }

@@ -7,7 +7,7 @@ namespace TrajectoryTransfer.Permutations.Tests.TestModels;
 /// <summary>Shared steps of the architecture, spec and inference tests.</summary>
 internal static class ModelTesting
 {
-    /// <summary>Gives every BatchNorm/LayerNorm non-trivial affine parameters, so that permuting them wrongly shows.</summary>
+    /// <summary>Gives every normalization non-trivial affine parameters and every PReLU distinct slopes, so that permuting them wrongly shows.</summary>
     public static void RandomizeNorms(nn.Module model)
     {
         using var noGrad = torch.no_grad();
@@ -15,8 +15,10 @@ internal static class ModelTesting
         {
             var (weight, bias) = module switch
             {
-                BatchNorm bn => (bn.weight, bn.bias),
+                NormBase bn => (bn.weight, bn.bias),
                 LayerNorm ln => (ln.weight, ln.bias),
+                GroupNorm gn => (gn.weight, gn.bias),
+                PReLU prelu => (prelu.weight, null),
                 _ => (null, null),
             };
             weight?.uniform_(0.5, 1.5);
@@ -103,6 +105,47 @@ internal static class ModelTesting
         Assert.Equal(planted, result.Permutation);
         Assert.True(result.Objective >= result.InitialObjective);
     }
+
+    /// <summary>
+    /// Asserts exactness on a float64 copy of the model's parameters (converted in place and back), in eval mode and
+    /// optionally train mode, after giving the norms non-trivial parameters and running statistics: float64 leaves no
+    /// room for rounding, so any difference above 10⁻⁷ of the largest value is a wrong spec.
+    /// </summary>
+    public static void AssertExactInFloat64(nn.Module<Tensor, Tensor> model, PermutationSpec spec, Tensor input, bool trainMode)
+    {
+        var training = model.training;
+        RandomizeNorms(model);
+        WarmUpRunningStatistics(model, input);
+        model.to(ScalarType.Float64);
+        try
+        {
+            using var wide = input.is_floating_point() ? input.to(ScalarType.Float64) : input.alias();
+            foreach (var mode in trainMode ? new[] { false, true } : [false])
+            {
+                model.train(mode);
+                var report = PermutationExactness.Check(model, spec, wide, seed: 1);
+                var where = mode ? "train" : "eval";
+                Assert.True(
+                    report.MaxOutputDifference <= 1e-7 * Math.Max(1, report.MaxOutputMagnitude),
+                    $"{where} mode: outputs differ by {report.MaxOutputDifference} (max {report.MaxOutputMagnitude})");
+                Assert.True(
+                    report.MaxGradientDifference <= 1e-7 * Math.Max(1, report.MaxGradientMagnitude),
+                    $"{where} mode: gradients differ by {report.MaxGradientDifference} (max {report.MaxGradientMagnitude})");
+                Assert.True(report.MaxOutputMagnitude > 1e-3, $"outputs are all near zero ({report.MaxOutputMagnitude})");
+                Assert.True(report.MaxGradientMagnitude > 1e-3, $"gradients are all near zero ({report.MaxGradientMagnitude})");
+                Assert.False(report.Permutation.IsIdentity);
+            }
+        }
+        finally
+        {
+            model.to(ScalarType.Float32);
+            model.train(training);
+        }
+    }
+
+    /// <summary>Asserts that the spec permutes no axis of the tensor.</summary>
+    public static void AssertLeftAlone(PermutationSpec spec, string tensor) =>
+        Assert.True(spec.AxesOf(tensor).All(a => a is null), $"'{tensor}' is permuted: {string.Join(", ", spec.AxesOf(tensor))}");
 
     /// <summary>Whether every tensor of the two modules is equal.</summary>
     public static bool SameState(nn.Module a, nn.Module b)
