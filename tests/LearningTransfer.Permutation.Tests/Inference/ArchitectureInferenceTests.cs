@@ -21,6 +21,8 @@ public sealed class ArchitectureInferenceTests
         ["VggNet.Conv4"] = (() => VggNet.Conv4(1, 12, 10, widthMultiplier: 0.125), [4, 1, 12, 12], m => ((VggNet)m).CreatePermutationSpec()),
         ["VggNet.Conv6, BatchNorm"] = (() => VggNet.Conv6(3, 16, 10, widthMultiplier: 0.125, batchNorm: true), [4, 3, 16, 16], m => ((VggNet)m).CreatePermutationSpec()),
         ["VggNet.Conv8"] = (() => VggNet.Conv8(3, 16, 10, widthMultiplier: 0.125), [4, 3, 16, 16], m => ((VggNet)m).CreatePermutationSpec()),
+        ["Conv8 (the authors')"] = (() => new Conv8(1, 10, widthFactor: 1.0 / 16), [4, 1, 28, 28], m => ((Conv8)m).CreatePermutationSpec()),
+        ["Conv8, BatchNorm"] = (() => new Conv8(1, 10, widthFactor: 1.0 / 16, batchNorm: true), [4, 1, 32, 32], m => ((Conv8)m).CreatePermutationSpec()),
         ["ResNet.ResNet20"] = (() => ResNet.ResNet20(classes: 5, widthMultiplier: 0.25), [4, 3, 8, 8], m => ((ResNet)m).CreatePermutationSpec()),
         ["ResNet.ResNet18"] = (() => ResNet.ResNet18(classes: 5, widthMultiplier: 0.125), [4, 3, 8, 8], m => ((ResNet)m).CreatePermutationSpec()),
     };
