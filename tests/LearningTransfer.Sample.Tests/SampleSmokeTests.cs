@@ -93,7 +93,7 @@ public sealed class SampleSmokeTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"{leaked} tensors made by the run are still alive.");
         Assert.True(leaked < 20, $"{leaked} tensors are still alive after the run.");
 
-        foreach (var png in new[] { "transfer-validation.png", "fine-tuning.png", "mode-connectivity-source.png", "mode-connectivity-target.png" })
+        foreach (var png in new[] { "transfer-validation.png", "fine-tuning.png", "accuracy-over-time.png", "mode-connectivity-source.png", "mode-connectivity-target.png" })
         {
             var file = new FileInfo(Path.Combine(_out, png));
             Assert.True(file.Exists && file.Length > 1000, $"{png} is missing or empty.");
@@ -133,6 +133,8 @@ public sealed class SampleSmokeTests(ITestOutputHelper output) : IDisposable
         var scratch = report.GetProperty("scratch");
         Assert.Equal(FineTuneEpochs, Accuracies(scratch, "testAccuracyByEpoch").Length);
         Seconds(scratch, "secondsPerEpoch");
+        Assert.Equal(Seconds(scratch, "secondsPerEpoch") * FineTuneEpochs, Seconds(scratch, "seconds"), 6);
+        Assert.Equal(FineTuneEpochs, scratch.GetProperty("checkpoints").GetArrayLength());
 
         var reported = report.GetProperty("methods");
         Assert.Equal(methods.Order(), reported.EnumerateObject().Select(p => p.Name).Order());
@@ -152,7 +154,15 @@ public sealed class SampleSmokeTests(ITestOutputHelper output) : IDisposable
             Assert.True(Seconds(m, "assignmentSeconds") <= total);
             Assert.True(Seconds(m, "evaluationSeconds") <= total);
             var gradients = m.GetProperty("gradientEvaluations").GetInt32();
-            Assert.Equal(name switch { "gmt" => Steps * (Steps + 1), "fgmt" => 2 * Steps, _ => 0 }, gradients);
+            // GMT computes each point's source gradient once (Steps) and the targets' at every step (Steps (Steps + 1) / 2).
+            Assert.Equal(name switch { "gmt" => Steps + (Steps * (Steps + 1) / 2), "fgmt" => 2 * Steps, _ => 0 }, gradients);
+            var toBaseline = m.GetProperty("secondsToScratchFinal");
+            if (toBaseline.ValueKind != JsonValueKind.Null)
+            {
+                Assert.True(toBaseline.GetDouble() >= total, $"{name}: time to the baseline's accuracy {toBaseline.GetDouble()} is shorter than the transfer {total}");
+            }
+
+            Assert.Equal(FineTuneEpochs, m.GetProperty("fineTuneCheckpoints").GetArrayLength());
             Assert.Equal(FineTuneEpochs, Accuracies(m, "fineTuneTestAccuracyByEpoch").Length);
         }
 

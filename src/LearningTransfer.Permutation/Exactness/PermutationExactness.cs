@@ -1,4 +1,5 @@
 using TorchSharp;
+using TrajectoryTransfer.Internal;
 using static TorchSharp.torch;
 
 namespace TrajectoryTransfer.Permutations;
@@ -87,33 +88,90 @@ public static class PermutationExactness
         ArgumentOutOfRangeException.ThrowIfNegative(tolerance);
         spec.Validate(model);
         permutation.Validate(spec);
+        return CheckCore(model, spec, permutation, () => Projected(model, inputs, seed), tolerance);
+    }
 
-        using var scope = torch.NewDisposeScope();
-        using var saved = ParameterSet.FromModule(model);
-        var savedGradients = SaveGradients(model); // disposed by the scope
-        try
+    /// <summary>
+    /// Checks the spec against a scalar objective instead of the model's outputs: <paramref name="objective"/> (for example
+    /// the loss on one training minibatch) must give the same value for the randomly permuted model, and its gradients
+    /// must permute. Works for models of any input type. The model is restored exactly, as by the other overloads.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="spec">The spec to check.</param>
+    /// <param name="objective">Runs the model and returns a scalar (it is differentiated with respect to the parameters).</param>
+    /// <param name="seed">Seeds the random permutation.</param>
+    /// <param name="tolerance">Absolute tolerance on the differences; the default is 1e-5.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tolerance"/> is negative.</exception>
+    /// <exception cref="ArgumentException">The objective did not return a scalar.</exception>
+    /// <exception cref="PermutationSpecException">The spec does not fit the model.</exception>
+    public static ExactnessReport Check(nn.Module model, PermutationSpec spec, Func<nn.Module, Tensor> objective, int seed = 0, double tolerance = 1e-5)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(objective);
+        ArgumentOutOfRangeException.ThrowIfNegative(tolerance);
+        return Check(model, spec, objective, Permutation.Random(spec, seed), tolerance);
+    }
+
+    /// <summary>
+    /// Like <see cref="Check(nn.Module, PermutationSpec, Func{nn.Module, Tensor}, int, double)"/>, with a given permutation:
+    /// permute only some groups to find which of them break the symmetry.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="spec">The spec to check.</param>
+    /// <param name="objective">Runs the model and returns a scalar.</param>
+    /// <param name="permutation">The permutation to try; its groups must match the spec.</param>
+    /// <param name="tolerance">Absolute tolerance on the differences; the default is 1e-5.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tolerance"/> is negative.</exception>
+    /// <exception cref="ArgumentException">The objective did not return a scalar.</exception>
+    /// <exception cref="PermutationSpecException">The spec does not fit the model, or the permutation does not match the spec.</exception>
+    public static ExactnessReport Check(nn.Module model, PermutationSpec spec, Func<nn.Module, Tensor> objective, Permutation permutation, double tolerance = 1e-5)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(objective);
+        ArgumentNullException.ThrowIfNull(permutation);
+        ArgumentOutOfRangeException.ThrowIfNegative(tolerance);
+        spec.Validate(model);
+        permutation.Validate(spec);
+        return CheckCore(model, spec, permutation, () =>
         {
-            var (outputs, gradients) = OutputsAndGradients(model, inputs, seed);
-            using (gradients)
+            var value = objective(model);
+            if (value.numel() != 1)
             {
-                saved.LoadInto(model, strict: false);
-                spec.Permute(model, permutation);
-                var (permutedOutputs, permutedGradients) = OutputsAndGradients(model, inputs, seed);
-                using (permutedGradients)
-                {
-                    var outputDifference = (permutedOutputs - outputs).abs().max().ToDouble();
-                    var (gradientDifference, gradientMagnitude, relative) = CompareGradients(spec, permutation, gradients, permutedGradients);
-                    return new ExactnessReport(outputDifference, gradientDifference, outputs.abs().max().ToDouble(), gradientMagnitude, tolerance, permutation)
-                    {
-                        MaxGradientRelativeError = relative,
-                    };
-                }
+                throw new ArgumentException($"The objective must return a scalar; it returned {ParameterLayout.FormatShape(value.shape)}.", nameof(objective));
             }
-        }
-        finally
+
+            return (value.reshape(1), value.sum());
+        }, tolerance);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="evaluate"/> (which returns what to compare and the scalar to differentiate) on the model as it
+    /// is and permuted, and compares; the model's state, gradients and modes are restored whatever happens.
+    /// </summary>
+    private static ExactnessReport CheckCore(nn.Module model, PermutationSpec spec, Permutation permutation, Func<(Tensor Outputs, Tensor Scalar)> evaluate, double tolerance)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var restore = ModuleStateScope.Capture(model);
+        using var saved = ParameterSet.FromModule(model);
+        var (outputs, gradients) = OutputsAndGradients(model, evaluate);
+        using (gradients)
         {
             saved.LoadInto(model, strict: false);
-            RestoreGradients(model, savedGradients);
+            spec.Permute(model, permutation);
+            var (permutedOutputs, permutedGradients) = OutputsAndGradients(model, evaluate);
+            using (permutedGradients)
+            {
+                var outputDifference = (permutedOutputs - outputs).abs().max().ToDouble();
+                var (gradientDifference, gradientMagnitude, relative) = CompareGradients(spec, permutation, gradients, permutedGradients);
+                return new ExactnessReport(outputDifference, gradientDifference, outputs.abs().max().ToDouble(), gradientMagnitude, tolerance, permutation)
+                {
+                    MaxGradientRelativeError = relative,
+                };
+            }
         }
     }
 
@@ -163,37 +221,20 @@ public static class PermutationExactness
         return (difference, magnitude, relative);
     }
 
-    private static (Tensor Outputs, ParameterSet Gradients) OutputsAndGradients(nn.Module<Tensor, Tensor> model, Tensor inputs, int seed)
+    private static (Tensor Outputs, ParameterSet Gradients) OutputsAndGradients(nn.Module model, Func<(Tensor Outputs, Tensor Scalar)> evaluate)
     {
         model.zero_grad();
-        var outputs = model.forward(inputs);
-        using var generator = new Generator((ulong)seed + 1, outputs.device);
-        var projection = torch.randn(outputs.shape, generator: generator, dtype: outputs.dtype, device: outputs.device);
-        (outputs * projection).sum().backward();
+        var (outputs, scalar) = evaluate();
+        scalar.backward();
         return (outputs.detach(), ParameterSet.GradientsOf(model));
     }
 
-    private static Dictionary<string, Tensor?> SaveGradients(nn.Module model) =>
-        model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad?.detach().clone());
-
-    private static void RestoreGradients(nn.Module model, Dictionary<string, Tensor?> gradients)
+    /// <summary>The outputs, and their projection on a seeded random direction (so that every output's gradient counts).</summary>
+    private static (Tensor Outputs, Tensor Scalar) Projected(nn.Module<Tensor, Tensor> model, Tensor inputs, int seed)
     {
-        using var noGrad = torch.no_grad();
-        foreach (var (name, parameter) in model.named_parameters())
-        {
-            var saved = gradients[name];
-            if (saved is null)
-            {
-                parameter.grad = null;
-            }
-            else if (parameter.grad is null)
-            {
-                parameter.grad = saved.detach().clone().DetachFromDisposeScope();
-            }
-            else
-            {
-                parameter.grad.copy_(saved);
-            }
-        }
+        var outputs = model.forward(inputs);
+        using var generator = new Generator((ulong)seed + 1, outputs.device);
+        var projection = torch.randn(outputs.shape, generator: generator, dtype: outputs.dtype, device: outputs.device);
+        return (outputs, (outputs * projection).sum());
     }
 }

@@ -43,6 +43,9 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
     /// <summary>The names, in order.</summary>
     public IReadOnlyList<string> Names => _names;
 
+    /// <summary>Whether the set (and so its tensors) was disposed.</summary>
+    public bool IsDisposed => _disposed;
+
     /// <inheritdoc />
     public int Count => _names.Count;
 
@@ -50,7 +53,14 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
     public IEnumerable<string> Keys => _names;
 
     /// <inheritdoc />
-    public IEnumerable<Tensor> Values => _names.Select(n => _tensors[n]);
+    public IEnumerable<Tensor> Values
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _names.Select(n => _tensors[n]);
+        }
+    }
 
     /// <summary>The tensor stored under <paramref name="key"/>.</summary>
     /// <exception cref="KeyNotFoundException">No tensor has that name; the message lists the names the set has.</exception>
@@ -231,8 +241,12 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
     public bool TryGetValue(string key, [MaybeNullWhen(false)] out Tensor value) => _tensors.TryGetValue(key, out value);
 
     /// <inheritdoc />
-    public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator() =>
-        _names.Select(n => new KeyValuePair<string, Tensor>(n, _tensors[n])).GetEnumerator();
+    /// <exception cref="ObjectDisposedException">The set was disposed.</exception>
+    public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _names.Select(n => new KeyValuePair<string, Tensor>(n, _tensors[n])).GetEnumerator();
+    }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 

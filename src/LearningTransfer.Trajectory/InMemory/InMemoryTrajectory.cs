@@ -61,7 +61,15 @@ public sealed class InMemoryTrajectory : ITrajectory, IDisposable
     }
 
     /// <inheritdoc />
-    public int Count => _points.Count;
+    /// <exception cref="ObjectDisposedException">The trajectory was disposed (its points are gone).</exception>
+    public int Count
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _points.Count;
+        }
+    }
 
     /// <inheritdoc />
     public ParameterLayout Layout { get; }

@@ -20,6 +20,13 @@ public abstract class TrajectorySchedule
     /// <summary>The schedule's name, used in labels and messages.</summary>
     public string Name { get; }
 
+    /// <summary>
+    /// The most steps T a schedule gives λ for (and so the most steps of a linear or subdivided trajectory and of a
+    /// transfer): 1,000,000. Far beyond any useful transfer (the paper uses 10 to 30), it keeps T + 1 values and indices
+    /// within bounds.
+    /// </summary>
+    public const int MaxSteps = 1_000_000;
+
     /// <summary>The uniform schedule λ_s = s / T.</summary>
     public static TrajectorySchedule Uniform { get; } = new FunctionSchedule("uniform", static (s, steps) => (double)s / steps);
 
@@ -54,11 +61,16 @@ public abstract class TrajectorySchedule
 
     /// <summary>Returns λ_0, …, λ_T for <paramref name="steps"/> = T steps (an array of T + 1 values).</summary>
     /// <param name="steps">The number of steps T, at least 1.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is less than 1 or more than <see cref="MaxSteps"/>.</exception>
     /// <exception cref="ArgumentException">The schedule gives invalid values (the message names the index and the value).</exception>
     public double[] Lambdas(int steps)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(steps);
+        if (steps > MaxSteps)
+        {
+            throw new ArgumentOutOfRangeException(nameof(steps), steps, $"At most {MaxSteps:N0} steps are supported.");
+        }
+
         var values = Compute(steps);
         if (values.Length != steps + 1)
         {

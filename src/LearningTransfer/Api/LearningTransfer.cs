@@ -96,6 +96,30 @@ internal sealed record TransferTarget(nn.Module<Tensor, Tensor>? Module, Paramet
         ? Devices.Of(Module)
         : Parameters!.Values.FirstOrDefault()?.device ?? torch.CPU;
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming the module or parameter set when it was disposed.</summary>
+    public void ThrowIfDisposed()
+    {
+        if (Module is not null)
+        {
+            ThrowIfDisposed(Module, "newInit");
+        }
+        else
+        {
+            ObjectDisposedException.ThrowIf(Parameters!.IsDisposed, Parameters);
+        }
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when a parameter or buffer of <paramref name="module"/> was disposed (the module was).</summary>
+    public static void ThrowIfDisposed(nn.Module module, string argument)
+    {
+        // A disposed module forgets its parameters (TorchSharp clears them), while its layers stay registered.
+        var forgotten = !module.parameters().Any() && module.modules().Any(m => m is TorchSharp.Modules.Linear or TorchSharp.Modules.Convolution or TorchSharp.Modules.BatchNorm);
+        if (forgotten || module.parameters().Any(p => p.IsInvalid) || module.buffers().Any(b => b.IsInvalid))
+        {
+            throw new ObjectDisposedException($"{module.GetType().Name} ({argument})", $"The module given as {argument} ({module.GetType().Name}) was disposed: its parameters are gone.");
+        }
+    }
+
     public ParameterSet Snapshot(Device device) => Module is not null
         ? ParameterSet.FromModule(Module).To(device)
         : Parameters!.To(device);

@@ -107,6 +107,11 @@ public sealed class TrajectoryTransferer : IDisposable
         {
             var spec = _spec ?? InferSpec();
             using var workspace = new Workspace(_model);
+            if (_spec is not null && Options.VerifySpec && data is not null)
+            {
+                SpecCheck.Verify(_model, spec, data, data.PeekFirst(), Options.Seed);
+            }
+
             using var source = new SourceView(_trajectory, _device);
             var initializations = _targets.Select(t =>
             {

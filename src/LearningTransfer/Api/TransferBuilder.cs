@@ -65,21 +65,28 @@ public sealed class TransferBuilder
     /// <summary>Sets T and the λ schedule (see <see cref="TransferOptions.Steps"/> for how each kind of source uses them).</summary>
     /// <param name="steps">T, at least 1.</param>
     /// <param name="schedule">The schedule; the default is cosine.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is less than 1 or more than <see cref="TrajectorySchedule.MaxSteps"/>.</exception>
     public TransferBuilder WithSteps(int steps, TrajectorySchedule? schedule = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(steps, TrajectorySchedule.MaxSteps);
         _options = Configure(_options with { Steps = steps, Schedule = schedule ?? _options.Schedule });
         return this;
     }
 
-    /// <summary>Uses this permutation spec (otherwise it is inferred from the model; see <see cref="PermutationSpecInference"/>).</summary>
+    /// <summary>
+    /// Uses this permutation spec (otherwise it is inferred from the model; see <see cref="PermutationSpecInference"/>). Before
+    /// the transfer starts, the spec is checked to be a symmetry of the model on one training minibatch (cheap: two gradient
+    /// evaluations; see <see cref="TransferOptions.VerifySpec"/>).
+    /// </summary>
     /// <param name="spec">The spec.</param>
+    /// <param name="verify">Whether to check the spec first; the default is <see langword="true"/>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="spec"/> is null.</exception>
-    public TransferBuilder WithSpec(PermutationSpec spec)
+    public TransferBuilder WithSpec(PermutationSpec spec, bool verify = true)
     {
         ArgumentNullException.ThrowIfNull(spec);
         _spec = spec;
+        _options = Configure(_options with { VerifySpec = verify });
         return this;
     }
 
@@ -98,7 +105,7 @@ public sealed class TransferBuilder
             device => GradientData.Create(
                 batches,
                 (nn.Module<Tensor, Tensor> model, (Tensor Input, Tensor Label) b) => loss(model.forward(b.Input), b.Label),
-                b => (b.Input.detach().to(device, copy: true), b.Label.detach().to(device, copy: true))),
+                b => CopyBatch(b, device)),
             () => batches.Select(b => b.Input).FirstOrDefault());
         return this;
     }
@@ -258,6 +265,21 @@ public sealed class TransferBuilder
     public TrajectoryTransferer Build()
     {
         _options.Validate();
+        foreach (var target in _targets)
+        {
+            target.ThrowIfDisposed();
+        }
+
+        if (_model is not null)
+        {
+            TransferTarget.ThrowIfDisposed(_model, "model");
+        }
+
+        foreach (var trained in _trained ?? [])
+        {
+            ObjectDisposedException.ThrowIf(trained.IsDisposed, trained);
+        }
+
         if (_source.Count < 2)
         {
             throw new ArgumentException($"The source trajectory has {_source.Count} point(s); a transfer needs at least two (the initialization and a later point).", "source");
@@ -337,6 +359,20 @@ public sealed class TransferBuilder
     {
         using var transferer = Build();
         return transferer.RunAll(progress, cancellationToken);
+    }
+
+    /// <summary>A drawn (input, label) batch, copied to the transfer's device; a batch without rows is refused.</summary>
+    private static (Tensor Input, Tensor Label) CopyBatch((Tensor Input, Tensor Label) batch, Device device)
+    {
+        ObjectDisposedException.ThrowIf(batch.Input is null || batch.Input.IsInvalid, typeof(Tensor));
+        ObjectDisposedException.ThrowIf(batch.Label is null || batch.Label.IsInvalid, typeof(Tensor));
+        if (batch.Input.dim() == 0 || batch.Input.shape[0] == 0)
+        {
+            throw new ArgumentException(
+                $"A training batch has no examples (input {ParameterLayout.FormatShape(batch.Input.shape)}); every minibatch needs at least one row.", "data");
+        }
+
+        return (batch.Input.detach().to(device, copy: true), batch.Label.detach().to(device, copy: true));
     }
 
     private static Tensor Key(Dictionary<string, Tensor> batch, string key) =>

@@ -49,6 +49,17 @@ internal sealed class GradientData
 
     private bool _pending;
 
+    /// <summary>The first batch (read by <see cref="EnsureNotEmpty"/>), copied as drawn batches are; it stays first in line for <see cref="Draw"/>.</summary>
+    public object PeekFirst()
+    {
+        if (_current is null || !_pending)
+        {
+            throw new InvalidOperationException("PeekFirst is only valid after EnsureNotEmpty and before the first draw.");
+        }
+
+        return _keep(_current.Current);
+    }
+
     /// <summary>The next batch, starting over when the enumerable ends.</summary>
     public object Next()
     {

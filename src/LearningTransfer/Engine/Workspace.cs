@@ -52,6 +52,7 @@ internal sealed class Workspace : IDisposable
 
         var gradients = ParameterSet.GradientsOf(Module);
         Module.zero_grad();
+        ThrowIfAllZero(gradients);
         var factors = capture?.Collect(gradients) ?? [];
         if (factors.Count > 0)
         {
@@ -73,6 +74,22 @@ internal sealed class Workspace : IDisposable
         }
 
         return sample;
+    }
+
+    /// <summary>
+    /// A gradient that is exactly zero everywhere comes from a degenerate batch (no rows, or every label ignored by the
+    /// loss), not from a network: matching it would silently return the identity.
+    /// </summary>
+    private static void ThrowIfAllZero(ParameterSet gradients)
+    {
+        using var scope = torch.NewDisposeScope();
+        var largest = gradients.Values.Select(g => g.abs().max()).ToArray();
+        if (largest.Length > 0 && torch.stack(largest).max().ToDouble() == 0)
+        {
+            throw new ArgumentException(
+                "A training minibatch gave a gradient that is exactly zero for every parameter: the batch is empty, or the loss ignores all of its labels (for example every label at the ignore index). Give batches with at least one counted example.",
+                "data");
+        }
     }
 
     /// <summary>Resets BatchNorm running statistics and recomputes them as a cumulative average over <paramref name="batches"/>.</summary>

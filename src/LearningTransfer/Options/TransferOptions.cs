@@ -62,6 +62,14 @@ public sealed record TransferOptions
     /// <value>The default is 1 GiB.</value>
     public long SourceGradientCacheBytes { get; init; } = 1L << 30;
 
+    /// <summary>
+    /// Before the transfer starts, check on the first training minibatch that a spec given with <c>WithSpec</c> is a
+    /// symmetry of the model (a randomly permuted model must have the same loss and permuted gradients): two gradient
+    /// evaluations. An inferred spec is always verified by the inference itself.
+    /// </summary>
+    /// <value>The default is <see langword="true"/>.</value>
+    public bool VerifySpec { get; init; } = true;
+
     /// <summary>Seeds the matching's group order.</summary>
     /// <value>The default is 0.</value>
     public int Seed { get; init; }
@@ -79,7 +87,7 @@ public sealed record TransferOptions
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 
     /// <summary>Throws if a setting is out of range.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A count is not positive or the method is unknown.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A count is not positive (or T above <see cref="TrajectorySchedule.MaxSteps"/>), or the method is unknown.</exception>
     /// <exception cref="ArgumentNullException">A required setting is null.</exception>
     public void Validate()
     {
@@ -91,6 +99,7 @@ public sealed record TransferOptions
         if (Steps is { } steps)
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1, nameof(Steps));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(steps, TrajectorySchedule.MaxSteps, nameof(Steps));
         }
 
         ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
