@@ -3,7 +3,8 @@ namespace TrajectoryTransfer.Permutations;
 /// <summary>
 /// An assignment solver that can start from the prices and assignment of an earlier solve (<see cref="AssignmentWarmStart"/>),
 /// for sequences of nearby matrices such as one group's matrices over the steps of a transfer. The result is optimal
-/// whatever the state holds; a state from a nearby matrix only makes the solve faster.
+/// whatever the state holds; a state from a nearby matrix only makes the solve faster. Weight matching uses this capability
+/// when it is given warm starts (<see cref="WeightMatchingProblem.Solve(Permutation?, AssignmentWarmStartSet?, IProgress{WeightMatchingProgress}?, CancellationToken)"/>).
 /// </summary>
 public interface IWarmStartAssignmentSolver : IAssignmentSolver
 {
