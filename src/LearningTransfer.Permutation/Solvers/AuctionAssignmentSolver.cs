@@ -332,6 +332,7 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
                     // more bids than cold, and the full schedule from these prices 5–14 % more than from zero prices. Solve
                     // cold, with the stored assignment as the first one.
                     warm = false;
+                    epsilon = coldStart;
                     violations = null;
                     offset = 0;
                     Array.Clear(prices);

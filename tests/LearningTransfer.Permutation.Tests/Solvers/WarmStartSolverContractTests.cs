@@ -312,6 +312,30 @@ public sealed class AuctionWarmStartTests : WarmStartSolverContractTests
         Assert.True(warm.StartEpsilon < cold.StartEpsilon);
     }
 
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void SolveMaximum_Sequence_EitherSkipsTwoPhasesOrRunsTheWholeColdSchedule(ProblemKind kind)
+    {
+        const int n = 300;
+        var solver = new AuctionAssignmentSolver();
+        var state = new AssignmentWarmStart();
+        foreach (var (step, s) in Sequence(kind, n, seed: 19 + (int)kind))
+        {
+            solver.SolveMaximum(s, n, default, CancellationToken.None, out var cold);
+            solver.SolveMaximum(s, n, default, state, CancellationToken.None, out var warm);
+
+            if (warm.WarmStarted)
+            {
+                Assert.True(warm.Phases <= cold.Phases - 2, $"step {step}: a warm start ran {warm.Phases} of the cold {cold.Phases} phases");
+            }
+            else
+            {
+                Assert.Equal(cold.Phases, warm.Phases);
+                Assert.Equal(cold.StartEpsilon, warm.StartEpsilon);
+            }
+        }
+    }
+
     [Fact]
     public void SolveMaximum_UnrelatedMatrix_RunsCold()
     {
