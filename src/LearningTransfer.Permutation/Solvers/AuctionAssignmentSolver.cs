@@ -24,13 +24,13 @@ namespace TrajectoryTransfer.Permutations;
 /// <para>
 /// A warm start (<see cref="IWarmStartAssignmentSolver"/>, <see cref="AssignmentWarmStart"/>) starts from an earlier solve's
 /// optimal prices and assignment instead: rows whose column is still within ε of their best keep it, and the ε phases start
-/// where the measured violations of complementary slackness need them to (see <see cref="WarmStartBidsPerRow"/>), so a
-/// nearby matrix skips the first phases. The result is exact as for a cold solve: the auction is correct from any finite
-/// prices, it ends at the same final ε, and the exact finish follows. It never runs more phases than a cold solve: when the
-/// violations call for skipping fewer than two phases, or the stored prices are spread wider than 4 max |S| (never the case for optimal
-/// prices of a matrix of this magnitude), the prices are dropped and the solve runs cold from the stored assignment.
-/// Measured on the steps of real FGMT transfers, n = 4096: about half the bids and a third less time per solve; on GMT's
-/// steps, whose matrices change more, about as many bids as cold.
+/// where the violations of complementary slackness under those prices (their mean, estimated on every 16th row) call for (see
+/// <see cref="WarmStartBidsPerRow"/>), so a nearby matrix skips the first phases. The result is exact as for a cold solve:
+/// the auction is correct from any finite prices, it ends at the same final ε, and the exact finish follows. It never runs
+/// more phases than a cold solve: when the violations call for skipping fewer than two phases, or the stored prices are
+/// spread wider than 4 max |S| (never the case for optimal prices of a matrix of this magnitude), the prices are dropped and
+/// the solve runs cold from the stored assignment. Measured on the steps of real FGMT transfers at n = 512…4096: 40–75 %
+/// fewer bids and 30–45 % less time per solve; on GMT's steps, whose matrices change more, it runs cold.
 /// </para>
 /// Float prices hold about 2n · max |S|; when max |S| lies outside about 10⁻²⁹ … 10²⁹ (a finite matrix near
 /// <see cref="float.MaxValue"/> would overflow them and make the bids NaN), the Jonker–Volgenant solver, which works in
@@ -48,13 +48,19 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
     private static readonly double MaxAuctionMagnitude = Math.ScaleB(1.0, 96);
 
     /// <summary>
-    /// Sizes a warm start's first phase: its ε is the smallest on the cold schedule with Σᵢ vᵢ ≤ 4 n ε, where vᵢ is row i's
+    /// Sizes a warm start's first phase: its ε is the smallest on the cold schedule with mean vᵢ ≤ 4 ε, where vᵢ is row i's
     /// violation of complementary slackness under the stored prices. The violators need a total price movement of about
     /// Σᵢ vᵢ, made in steps of at least ε per contested bid, so this allots about 4 such steps per row, as many bids as a
     /// cold phase makes (measured: 4–6 per row). Tuned on real FGMT and GMT matrices at n = 512…4096 (2, 4 and 8 were
-    /// within 5 % of each other in bids; benchmarks/results/AssignmentSolverBenchmarks.md, "Warm starts").
+    /// within 5 % of each other in bids; benchmarks/results/AssignmentWarmStartBenchmarks.md).
     /// </summary>
     private const double WarmStartBidsPerRow = 4;
+
+    /// <summary>
+    /// The fewest rows sampled (every 16th row, evenly spaced) to estimate a warm start's mean violation: a relative error of
+    /// about 1 / √64 where the choice is between points of the ε schedule a factor 6 apart.
+    /// </summary>
+    private const int WarmStartMinSampleRows = 64;
 
     private readonly bool _vectorized;
     private readonly double _startEpsilon;
@@ -270,13 +276,14 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
     /// </summary>
     /// <remarks>
     /// Cold: prices start at 0 and ε at <see cref="AuctionAssignmentSolverOptions.StartEpsilon"/> · max |S|. Warm
-    /// (<paramref name="warm"/>): <paramref name="prices"/> and the complete assignment x come from an earlier solve. One scan
-    /// measures each row's violation vᵢ = (w[x(i)] − S[i, x(i)]) − minⱼ (w[j] − S[i, j]) ≥ 0; when every vᵢ is within the final
-    /// ε there is nothing to bid; when <see cref="WarmStartEpsilon"/> would skip fewer than two phases of the cold schedule,
-    /// the prices are dropped (zero) and <paramref name="warm"/> set to false; otherwise the phases start at <see cref="WarmStartEpsilon"/> and the first one frees exactly
-    /// the rows with vᵢ &gt; ε (from the measured values, no second scan), so every assigned row is ε-complementary-slack,
-    /// the invariant a phase needs, and later phases check it as a cold run does. Columns that receive no bid keep their
-    /// double price, so rows whose column is still exactly best stay exactly tight for the finish.
+    /// (<paramref name="warm"/>): <paramref name="prices"/> and the complete assignment x come from an earlier solve. The mean
+    /// of the rows' violations vᵢ = (w[x(i)] − S[i, x(i)]) − minⱼ (w[j] − S[i, j]) ≥ 0 is estimated on a sample of rows and
+    /// picks the first ε (<see cref="WarmStartBidsPerRow"/>, <see cref="WarmStartEpsilon"/>). When that would skip fewer than
+    /// two phases of the cold schedule, the prices are dropped (zero), ε starts cold and <paramref name="warm"/> is set to
+    /// false. Otherwise the phases start there, and like every phase the first one frees exactly the rows that violate its
+    /// ε, so every assigned row is ε-complementary-slack, the invariant bidding needs. Columns that receive no bid keep their
+    /// double price, so rows whose column is still exactly best stay exactly tight for the finish, and an unchanged matrix
+    /// costs one phase's scan and no bid.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe long Auction(float* s, int n, double[] prices, int[] x, int[] y, double maxAbs, ref bool warm, CancellationToken cancellationToken, out int phases, out double startEpsilon)
@@ -284,7 +291,6 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
         var queue = new int[n];
         var floatPrices = new float[n];
         var initialPrices = new float[n];
-        float[]? violations = null;
         long bids = 0;
         phases = 0;
         var finalEpsilon = (float)(_finalEpsilon * maxAbs);
@@ -303,29 +309,21 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
 
             if (warm)
             {
-                // vᵢ = (w[x(i)] − S[i, x(i)]) − minⱼ (w[j] − S[i, j]) ≥ 0: row i's violation of complementary slackness.
-                violations = new float[n];
-                var maxViolation = 0f;
+                // vᵢ = (w[x(i)] − S[i, x(i)]) − minⱼ (w[j] − S[i, j]) ≥ 0: row i's violation of complementary slackness. Its mean
+                // is estimated on every 16th row (at least 64 rows), so that prices too far off to use cost a sixteenth of
+                // one scan of S, not a whole one.
+                var stride = Math.Max(1, n / Math.Max(WarmStartMinSampleRows, n / 16));
+                var sampled = 0;
                 var totalViolation = 0.0;
-                for (var i = 0; i < n; i++)
+                for (var i = 0; i < n; i += stride)
                 {
                     var row = s + ((long)i * n);
-                    var v = Math.Max(0f, (w[x[i]] - row[x[i]]) - FloatKernels.Min(row, w, n, _vectorized));
-                    violations[i] = v;
-                    maxViolation = Math.Max(maxViolation, v);
-                    totalViolation += v;
-                }
-
-                if (maxViolation <= finalEpsilon)
-                {
-                    // ε-complementary slackness for the final ε already holds: nothing for the auction to do, and the finish
-                    // starts from the stored (double) prices.
-                    startEpsilon = 0;
-                    return 0;
+                    totalViolation += Math.Max(0f, (w[x[i]] - row[x[i]]) - FloatKernels.Min(row, w, n, _vectorized));
+                    sampled++;
                 }
 
                 var coldStart = epsilon;
-                epsilon = WarmStartEpsilon((float)(totalViolation / (WarmStartBidsPerRow * n)), finalEpsilon, coldStart, factor);
+                epsilon = WarmStartEpsilon((float)(totalViolation / (WarmStartBidsPerRow * sampled)), finalEpsilon, coldStart, factor);
                 if (epsilon > NextEpsilon(NextEpsilon(coldStart, finalEpsilon, factor), finalEpsilon, factor))
                 {
                     // The prices are too far off to skip two phases or more. Measured on GMT's steps: skipping one made 0–20 %
@@ -333,7 +331,6 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
                     // cold, with the stored assignment as the first one.
                     warm = false;
                     epsilon = coldStart;
-                    violations = null;
                     offset = 0;
                     Array.Clear(prices);
                     Array.Clear(floatPrices);
@@ -346,8 +343,7 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
             {
                 phases++;
 
-                // Keep the rows that satisfy ε-complementary slackness for this phase's ε; free the others. In a warm start's
-                // first phase the measured violations serve instead of a scan.
+                // Keep the rows that satisfy ε-complementary slackness for this phase's ε; free the others.
                 var count = 0;
                 for (var i = 0; i < n; i++)
                 {
@@ -355,9 +351,7 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
                     if (j >= 0)
                     {
                         var row = s + ((long)i * n);
-                        if (violations is not null
-                            ? violations[i] <= epsilon
-                            : w[j] - row[j] <= FloatKernels.Min(row, w, n, _vectorized) + epsilon)
+                        if (w[j] - row[j] <= FloatKernels.Min(row, w, n, _vectorized) + epsilon)
                         {
                             continue;
                         }
@@ -369,7 +363,6 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
                     q[count++] = i;
                 }
 
-                violations = null;
                 cancellationToken.ThrowIfCancellationRequested();
                 var head = 0;
                 while (count > 0)

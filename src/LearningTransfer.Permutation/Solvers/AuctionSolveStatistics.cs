@@ -14,7 +14,7 @@ public readonly record struct AuctionSolveStatistics(long Bids, int AugmentedRow
     /// <summary>Whether the solve started from an <see cref="AssignmentWarmStart"/>'s prices and assignment (false for a cold solve, including one whose warm start did not fit).</summary>
     public bool WarmStarted { get; init; }
 
-    /// <summary>The auction's ε phases (0 when the auction was skipped, or a warm start already satisfied the final ε).</summary>
+    /// <summary>The auction's ε phases (0 when the auction was skipped).</summary>
     public int Phases { get; init; }
 
     /// <summary>

@@ -290,7 +290,8 @@ public sealed class AuctionWarmStartTests : WarmStartSolverContractTests
         Assert.True(cold.Bids > 0);
         Assert.True(warm.WarmStarted);
         Assert.Equal(0, warm.Bids);
-        Assert.Equal(0, warm.Phases);
+        Assert.Equal(1, warm.Phases);
+        Assert.Equal(1e-4, warm.StartEpsilon, 1e-9);
         Assert.Equal(AssignmentSolvers.Objective(s, n, first), AssignmentSolvers.Objective(s, n, again), AssignmentProblems.Tolerance(s, n, 1e-12));
     }
 
