@@ -172,10 +172,10 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
             var start = Stopwatch.GetTimestamp();
             if (maxAbs < MinAuctionMagnitude || maxAbs > MaxAuctionMagnitude)
             {
-                var warmAlone = warmStart is not null && warmStart.Fits(n);
+                var warmAlone = false;
                 var alone = warmStart is null
                     ? JonkerVolgenantSolver.Solve(s, n, hint, _vectorized, cancellationToken)
-                    : JonkerVolgenantSolver.Solve(s, n, hint, warmStart, _vectorized, cancellationToken);
+                    : JonkerVolgenantSolver.Solve(s, n, hint, warmStart, _vectorized, cancellationToken, out warmAlone);
                 statistics = new AuctionSolveStatistics(0, n, TimeSpan.Zero, Stopwatch.GetElapsedTime(start), AuctionSkipped: true) { WarmStarted = warmAlone };
                 return alone;
             }
@@ -222,10 +222,11 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
     }
 
     /// <summary>
-    /// Whether stored prices can start this matrix's auction, and if so copies them into <paramref name="copy"/>. Optimal prices of any matrix S have a spread (largest minus smallest) of at most
-    /// max S − min S ≤ 2 max |S| (the owner of column j prefers it to column k, so pⱼ − pₖ ≤ S[i, j] − S[i, k]); prices spread
-    /// wider than twice that are not near any optimum of this matrix, and they could make the bids crawl (raising the cheap
-    /// columns to the dear ones a little per bid). Such prices are not used: the solve starts cold, from zero prices.
+    /// Whether stored prices can start this matrix's auction, and if so copies them into <paramref name="copy"/>. Optimal
+    /// prices of any matrix S have a spread (largest minus smallest) of at most max S − min S ≤ 2 max |S| (the owner i of
+    /// column j prefers it to column k, so pⱼ − pₖ ≤ S[i, j] − S[i, k]); prices spread wider than twice that are not near any
+    /// optimum of this matrix, and they could make the bids crawl (raising the cheap columns to the dear ones a little per
+    /// bid). Such prices are not used: the solve starts cold, from zero prices.
     /// </summary>
     private static bool UsablePrices(ReadOnlySpan<double> prices, double maxAbs, double[] copy)
     {
@@ -247,7 +248,7 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
 
     /// <summary>
     /// The first ε of a warm start: the smallest ε of the cold schedule (start, start / factor, …, final) that is at least
-    /// <paramref name="target"/> (Σᵢ vᵢ / (<see cref="WarmStartBidsPerRow"/> · n)); the warm start skips the phases above it.
+    /// <paramref name="target"/> (the mean violation / <see cref="WarmStartBidsPerRow"/>); the warm start skips the phases above it.
     /// </summary>
     internal static float WarmStartEpsilon(float target, float finalEpsilon, float coldStart, float factor)
     {

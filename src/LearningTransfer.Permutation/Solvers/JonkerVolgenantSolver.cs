@@ -77,7 +77,7 @@ public sealed class JonkerVolgenantSolver : IWarmStartAssignmentSolver
 
         fixed (float* s = similarity)
         {
-            return Solve(s, size, hint, warmStart, _vectorized, cancellationToken);
+            return Solve(s, size, hint, warmStart, _vectorized, cancellationToken, out _);
         }
     }
 
@@ -106,12 +106,14 @@ public sealed class JonkerVolgenantSolver : IWarmStartAssignmentSolver
 
     /// <summary>
     /// A solve from <paramref name="warmStart"/> when it fits this size (see the remarks), else from <paramref name="hint"/>;
-    /// stores the result's prices and assignment in the state. For a problem already validated, n ≥ 2.
+    /// stores the result's prices and assignment in the state. For a problem already validated, n ≥ 2; sets
+    /// <paramref name="usedPrices"/> to whether the stored prices were the starting duals.
     /// </summary>
-    internal static unsafe int[] Solve(float* s, int size, ReadOnlySpan<int> hint, AssignmentWarmStart warmStart, bool vectorized, CancellationToken cancellationToken)
+    internal static unsafe int[] Solve(float* s, int size, ReadOnlySpan<int> hint, AssignmentWarmStart warmStart, bool vectorized, CancellationToken cancellationToken, out bool usedPrices)
     {
         int[] result;
         double[] prices;
+        usedPrices = false;
         if (warmStart.Fits(size))
         {
             prices = warmStart.Prices.ToArray();
@@ -119,6 +121,7 @@ public sealed class JonkerVolgenantSolver : IWarmStartAssignmentSolver
             var fromPrices = new Solver(s, size, vectorized, prices, start);
             if (fromPrices.FreeNonTightRows() <= size / 2)
             {
+                usedPrices = true;
                 result = fromPrices.Finish(cancellationToken);
             }
             else
