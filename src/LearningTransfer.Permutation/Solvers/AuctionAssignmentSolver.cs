@@ -25,7 +25,7 @@ namespace TrajectoryTransfer.Permutations;
 /// A warm start (<see cref="IWarmStartAssignmentSolver"/>, <see cref="AssignmentWarmStart"/>) starts from an earlier solve's
 /// optimal prices and assignment instead: rows whose column is still within ε of their best keep it, and the ε phases start
 /// where the violations of complementary slackness under those prices (their mean, estimated on every 16th row) call for (see
-/// <see cref="WarmStartBidsPerRow"/>), so a nearby matrix skips the first phases. The result is exact as for a cold solve:
+/// <see cref="WarmStartEpsilon"/>), so a nearby matrix skips the first phases. The result is exact as for a cold solve:
 /// the auction is correct from any finite prices, it ends at the same final ε, and the exact finish follows. It never runs
 /// more phases than a cold solve: when the violations call for skipping fewer than two phases, or the stored prices are
 /// spread wider than 4 max |S| (never the case for optimal prices of a matrix of this magnitude), the prices are dropped and
@@ -46,15 +46,6 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
     /// </summary>
     private static readonly double MinAuctionMagnitude = Math.ScaleB(1.0, -96);
     private static readonly double MaxAuctionMagnitude = Math.ScaleB(1.0, 96);
-
-    /// <summary>
-    /// Sizes a warm start's first phase: its ε is the smallest on the cold schedule with mean vᵢ ≤ 4 ε, where vᵢ is row i's
-    /// violation of complementary slackness under the stored prices. The violators need a total price movement of about
-    /// Σᵢ vᵢ, made in steps of at least ε per contested bid, so this allots about 4 such steps per row, as many bids as a
-    /// cold phase makes (measured: 4–6 per row). Tuned on real FGMT and GMT matrices at n = 512…4096 (2, 4 and 8 were
-    /// within 5 % of each other in bids; benchmarks/results/AssignmentWarmStartBenchmarks.md).
-    /// </summary>
-    private const double WarmStartBidsPerRow = 4;
 
     /// <summary>
     /// The fewest rows sampled (every 16th row, evenly spaced) to estimate a warm start's mean violation: a relative error of
@@ -248,7 +239,11 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
 
     /// <summary>
     /// The first ε of a warm start: the smallest ε of the cold schedule (start, start / factor, …, final) that is at least
-    /// <paramref name="target"/> (the mean violation / <see cref="WarmStartBidsPerRow"/>); the warm start skips the phases above it.
+    /// <paramref name="target"/>, the mean violation of complementary slackness divided by the factor; the warm start skips
+    /// the phases above it. A cold phase starts with every row within factor · ε of complementary slackness (the previous
+    /// phase's ε); the warm start's first phase starts with the rows that close on average. Measured on real FGMT and GMT
+    /// matrices at n = 512…4096, dividing by 4, 6 (the default factor) and 8 gave bids within 7 % of each other
+    /// (benchmarks/results/AssignmentWarmStartBenchmarks.md).
     /// </summary>
     internal static float WarmStartEpsilon(float target, float finalEpsilon, float coldStart, float factor)
     {
@@ -279,7 +274,7 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
     /// Cold: prices start at 0 and ε at <see cref="AuctionAssignmentSolverOptions.StartEpsilon"/> · max |S|. Warm
     /// (<paramref name="warm"/>): <paramref name="prices"/> and the complete assignment x come from an earlier solve. The mean
     /// of the rows' violations vᵢ = (w[x(i)] − S[i, x(i)]) − minⱼ (w[j] − S[i, j]) ≥ 0 is estimated on a sample of rows and
-    /// picks the first ε (<see cref="WarmStartBidsPerRow"/>, <see cref="WarmStartEpsilon"/>). When that would skip fewer than
+    /// picks the first ε (<see cref="WarmStartEpsilon"/>). When that would skip fewer than
     /// two phases of the cold schedule, the prices are dropped (zero), ε starts cold and <paramref name="warm"/> is set to
     /// false. Otherwise the phases start there, and like every phase the first one frees exactly the rows that violate its
     /// ε, so every assigned row is ε-complementary-slack, the invariant bidding needs. Columns that receive no bid keep their
@@ -324,7 +319,7 @@ public sealed class AuctionAssignmentSolver : IWarmStartAssignmentSolver
                 }
 
                 var coldStart = epsilon;
-                epsilon = WarmStartEpsilon((float)(totalViolation / (WarmStartBidsPerRow * sampled)), finalEpsilon, coldStart, factor);
+                epsilon = WarmStartEpsilon((float)(totalViolation / sampled / factor), finalEpsilon, coldStart, factor);
                 if (epsilon > NextEpsilon(NextEpsilon(coldStart, finalEpsilon, factor), finalEpsilon, factor))
                 {
                     // The prices are too far off to skip two phases or more. Measured on GMT's steps: skipping one made 0–20 %
