@@ -8,10 +8,10 @@ namespace TrajectoryTransfer.Permutations;
 /// own result, so a sequence of solves of the same group (one per transfer step) does not start from zero each time.
 /// </summary>
 /// <remarks>
-/// Price pⱼ is column j's dual: row i's profit from column j is S[i, j] − pⱼ, and with such prices an assignment σ is
-/// optimal exactly when every row's column σ(i) has the largest profit of its row (complementary slackness). After a
-/// solve the state holds optimal prices for the matrix just solved (in double, as the solver's exact finish left them, so
-/// that re-solving the same matrix finds every row still on a best column and has nothing to do). The state is empty
+/// Price pⱼ is column j's dual: row i's profit from column j is S[i, j] − pⱼ, and an assignment σ is optimal when, under some
+/// prices, every row's column σ(i) has the largest profit of its row (complementary slackness). After a solve the state
+/// holds such prices for the matrix just solved (in double, as the solver's exact finish left them, so that re-solving the
+/// same matrix finds every row still on a best column and makes no auction bid). The state is empty
 /// until the first solve; a solve of another size ignores it and replaces it. Not safe for concurrent use: keep one per
 /// group and target.
 /// </remarks>
