@@ -3,7 +3,7 @@ using TrajectoryTransfer.Benchmarks.Solvers;
 
 namespace TrajectoryTransfer.Benchmarks;
 
-/// <summary>Runs the benchmarks: BenchmarkDotNet's switcher, or a quick mode: <c>--quick</c> (single solves), <c>--matrices DIR</c> (solves of saved real matrices), <c>--transfer-quick</c> (GMT/FGMT time split), <c>--paper-transfer</c> (the authors' setting), <c>--inference-quick</c> (spec inference per model).</summary>
+/// <summary>Runs the benchmarks: BenchmarkDotNet's switcher, or a quick mode: <c>--quick</c> (single solves), <c>--matrices DIR</c> (solves of saved real matrices; with <c>--warm</c> as a sequence, cold against warm-started), <c>--transfer-quick</c> (GMT/FGMT time split), <c>--paper-transfer</c> (the authors' setting), <c>--inference-quick</c> (spec inference per model).</summary>
 public static class Program
 {
     /// <summary>Entry point.</summary>
@@ -24,6 +24,12 @@ public static class Program
         if (args.Contains("--transfer-quick"))
         {
             Transfer.QuickTransferTiming.Run(args);
+            return;
+        }
+
+        if (args.Contains("--matrices") && args.Contains("--warm"))
+        {
+            WarmStartTiming.Run(args);
             return;
         }
 

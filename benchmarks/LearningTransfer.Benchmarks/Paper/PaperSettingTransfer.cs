@@ -15,7 +15,10 @@ namespace TrajectoryTransfer.Benchmarks.Paper;
 /// For each seed pair (source s, target s+1) it trains the source and (for Oracle) the target, then times GMT, FGMT,
 /// Naive and Oracle and prints best/final validation accuracy before any training and the time split. Inputs are
 /// normalised with MNIST's customary constants by default (<c>--normalize mnist</c>; <c>none</c> keeps pixel/255): with
-/// them one epoch reaches the 82 % validation accuracy the authors' runs reached, without them 77 %.
+/// them one epoch reaches the 82 % validation accuracy the authors' runs reached, without them 77 %. <c>--width W</c>
+/// changes the hidden width (default 4096); <c>--dump-matrices DIR</c> saves every similarity matrix the transfers solve
+/// into DIR/&lt;method&gt;-&lt;pair&gt; (see <see cref="Solvers.RecordingAssignmentSolver"/>), the real matrices the solver
+/// benchmarks read with <c>--matrices</c>.
 /// </summary>
 public static class PaperSettingTransfer
 {
@@ -29,6 +32,8 @@ public static class PaperSettingTransfer
         var normalize = Option(args, "--normalize", "mnist");
         var gradientBatches = int.Parse(Option(args, "--gradient-batches", "1"), CultureInfo.InvariantCulture);
         var normalizePairs = args.Contains("--normalize-pairs");
+        var width = int.Parse(Option(args, "--width", "4096"), CultureInfo.InvariantCulture);
+        var dump = Option(args, "--dump-matrices", "");
         using var all = MnistFormat.Load(data, train: true);
         switch (normalize)
         {
@@ -48,7 +53,7 @@ public static class PaperSettingTransfer
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var seed in pairs)
         {
-            using var source = Model(seed);
+            using var source = Model(seed, width);
             using var sourceInit = ParameterSet.FromModule(source);
             var trainClock = Stopwatch.StartNew();
             Train(source, train, epochs, seed);
@@ -61,13 +66,13 @@ public static class PaperSettingTransfer
             {
                 if (method == TransferMethod.Oracle && trained is null)
                 {
-                    trained = Model(seed + 1);
+                    trained = Model(seed + 1, width);
                     var firstEpoch = 0.0;
                     Train(trained, train, epochs, seed + 1, e => firstEpoch = e == 1 ? Accuracy(trained, validation) : firstEpoch);
                     Console.WriteLine($"<!-- target {seed + 1} trained: validation {Accuracy(trained, validation):P2}, after 1 epoch {firstEpoch:P2} (the authors' table: 82.0 % for 102, 83.9 % for 202) -->");
                 }
 
-                using var target = Model(seed + 1);
+                using var target = Model(seed + 1, width);
                 using var trajectory = new LinearTrajectory(sourceInit, sourceFinal, 10, TrajectorySchedule.Cosine);
                 var builder = LearningTransfer.Transfer(trajectory, target)
                     .WithMethod(method)
@@ -76,9 +81,13 @@ public static class PaperSettingTransfer
                     .WithValidation(m => Accuracy(m, validation))
                     .WithSeed(seed)
                     .WithGradientBatches(gradientBatches);
-                if (normalizePairs)
+                if (normalizePairs || dump.Length > 0)
                 {
-                    builder = builder.WithMatchingOptions(new WeightMatchingOptions { Normalize = true });
+                    builder = builder.WithMatchingOptions(new WeightMatchingOptions
+                    {
+                        Normalize = normalizePairs,
+                        Solver = dump.Length > 0 ? new Solvers.RecordingAssignmentSolver(Path.Combine(dump, string.Create(CultureInfo.InvariantCulture, $"{method.ToString().ToLowerInvariant()}-{seed}"))) : null,
+                    });
                 }
 
                 if (method == TransferMethod.Oracle)
@@ -99,10 +108,10 @@ public static class PaperSettingTransfer
         }
     }
 
-    private static Mlp Model(int seed)
+    private static Mlp Model(int seed, int width)
     {
         torch.manual_seed(seed);
-        return new Mlp(784, [4096], 10, new MlpOptions { Bias = false, Activation = MlpActivation.None });
+        return new Mlp(784, [width], 10, new MlpOptions { Bias = false, Activation = MlpActivation.None });
     }
 
     private static void Train(nn.Module<Tensor, Tensor> model, MnistSplit train, int epochs, int seed, Action<int>? afterEpoch = null)

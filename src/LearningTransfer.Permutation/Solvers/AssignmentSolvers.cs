@@ -135,7 +135,7 @@ public static class AssignmentSolvers
         }
     }
 
-    private static void ValidatePermutation(ReadOnlySpan<int> permutation, int size, string parameterName)
+    internal static void ValidatePermutation(ReadOnlySpan<int> permutation, int size, string parameterName)
     {
         if (permutation.Length != size)
         {

@@ -19,9 +19,16 @@ namespace TrajectoryTransfer.Permutations;
 /// result is exact either way. When more than half the hinted rows disagree (a poor hint, such as the identity early in
 /// weight matching), the solver discards that start and solves from scratch; a poor hint is usually recognised after n / 4
 /// row scans. Measured on weight-matching-like matrices, a nearby solution as hint made solves 2–3× faster from n ≈ 2048 on
-/// (benchmarks/results/AssignmentSolverBenchmarks.md). Instances hold no state and may be shared between threads.
+/// (benchmarks/results/AssignmentSolverBenchmarks.md).
+/// <para>
+/// A warm start (<see cref="IWarmStartAssignmentSolver"/>) takes an earlier solve's prices directly as the initial column
+/// duals: rows whose stored column is still a best column keep it, the others are re-assigned by augmenting row reduction
+/// and shortest augmenting paths, so the result is exact. When more than half the rows lost their best column (the prices
+/// are far from this matrix's), the stored assignment is used as a hint instead, as above. Instances hold no state (the
+/// warm start lives in the caller's <see cref="AssignmentWarmStart"/>) and may be shared between threads.
+/// </para>
 /// </remarks>
-public sealed class JonkerVolgenantSolver : IAssignmentSolver
+public sealed class JonkerVolgenantSolver : IWarmStartAssignmentSolver
 {
     /// <summary>Row scans per row spent on warm-start prices before giving up on the hint settling.</summary>
     private const int WarmStartScansPerRow = 3;
@@ -56,21 +63,79 @@ public sealed class JonkerVolgenantSolver : IAssignmentSolver
         }
     }
 
+    /// <inheritdoc />
+    public unsafe int[] SolveMaximum(ReadOnlySpan<float> similarity, int size, ReadOnlySpan<int> hint, AssignmentWarmStart warmStart, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(warmStart);
+        AssignmentSolvers.Validate(similarity, size, hint);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (size == 1)
+        {
+            warmStart.Store([0.0], [0]);
+            return [0];
+        }
+
+        fixed (float* s = similarity)
+        {
+            return Solve(s, size, hint, warmStart, _vectorized, cancellationToken, out _);
+        }
+    }
+
     /// <summary>The solve itself, for a problem already validated (also the auction solver's fallback).</summary>
     internal static unsafe int[] Solve(float* s, int size, ReadOnlySpan<int> hint, bool vectorized, CancellationToken cancellationToken)
+        => Solve(s, size, hint, vectorized, cancellationToken, out _);
+
+    /// <summary>As <see cref="Solve(float*, int, ReadOnlySpan{int}, bool, CancellationToken)"/>, also giving the final column prices (optimal duals).</summary>
+    internal static unsafe int[] Solve(float* s, int size, ReadOnlySpan<int> hint, bool vectorized, CancellationToken cancellationToken, out double[] prices)
     {
         if (!hint.IsEmpty)
         {
             var warm = new Solver(s, size, vectorized);
             if (warm.TryWarmStart(hint, cancellationToken))
             {
+                prices = warm.Prices;
                 return warm.Finish(cancellationToken);
             }
         }
 
         var cold = new Solver(s, size, vectorized);
         cold.ColumnReduction();
+        prices = cold.Prices;
         return cold.Finish(cancellationToken);
+    }
+
+    /// <summary>
+    /// A solve from <paramref name="warmStart"/> when it fits this size (see the remarks), else from <paramref name="hint"/>;
+    /// stores the result's prices and assignment in the state. For a problem already validated, n ≥ 2; sets
+    /// <paramref name="usedPrices"/> to whether the stored prices were the starting duals.
+    /// </summary>
+    internal static unsafe int[] Solve(float* s, int size, ReadOnlySpan<int> hint, AssignmentWarmStart warmStart, bool vectorized, CancellationToken cancellationToken, out bool usedPrices)
+    {
+        int[] result;
+        double[] prices;
+        usedPrices = false;
+        if (warmStart.Fits(size))
+        {
+            prices = warmStart.Prices.ToArray();
+            var start = warmStart.Assignment.ToArray();
+            var fromPrices = new Solver(s, size, vectorized, prices, start);
+            if (fromPrices.FreeNonTightRows() <= size / 2)
+            {
+                usedPrices = true;
+                result = fromPrices.Finish(cancellationToken);
+            }
+            else
+            {
+                result = Solve(s, size, warmStart.Assignment, vectorized, cancellationToken, out prices);
+            }
+        }
+        else
+        {
+            result = Solve(s, size, hint, vectorized, cancellationToken, out prices);
+        }
+
+        warmStart.Store(prices, result);
+        return result;
     }
 
     /// <summary>
@@ -126,6 +191,9 @@ public sealed class JonkerVolgenantSolver : IAssignmentSolver
             _free = new int[n];
             _freeCount = 0;
         }
+
+        /// <summary>The column prices w (the solver's own array: after <see cref="Finish"/> they are optimal duals).</summary>
+        public readonly double[] Prices => _w;
 
         /// <summary>Frees unassigned rows and rows whose column is not an exact minimiser of w[j] − S[i, j]; returns how many are free.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
