@@ -21,6 +21,9 @@ internal sealed class TargetState(int index, ParameterSet initialization, Permut
     /// <summary>The current permutation πₛ.</summary>
     public Permutation Permutation { get; set; } = permutation;
 
+    /// <summary>The assignment solver's prices and assignments per group from the last solve, to start the next step's solves from.</summary>
+    public AssignmentWarmStartSet WarmStarts { get; } = new();
+
     /// <summary>The matching problem a method keeps across steps (FGMT's pairs), if any.</summary>
     public WeightMatchingProblem? Problem { get; set; }
 

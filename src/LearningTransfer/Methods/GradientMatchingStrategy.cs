@@ -34,7 +34,7 @@ internal abstract class GradientMatchingStrategy : TransferStrategy
             {
                 run.CancellationToken.ThrowIfCancellationRequested();
                 var target = targets[j];
-                target.Adopt(problems[j].Solve(target.Permutation, run.MatchingProgress(step, j), run.CancellationToken));
+                target.Adopt(problems[j].Solve(target.Permutation, target.WarmStarts, run.MatchingProgress(step, j), run.CancellationToken));
             }
         }
         finally
