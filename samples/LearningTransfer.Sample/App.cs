@@ -55,7 +55,7 @@ public static class App
         var loadAverage = ReportFactory.LoadAverage();
         settings.Validate();
         var device = Devices.Resolve(settings.Device);
-        if ((settings.Threads ?? BusyMachineThreads(loadAverage, ui)) is { } threads)
+        if ((settings.Threads ?? BusyMachineThreads(ui)) is { } threads)
         {
             torch.set_num_threads(threads);
         }
@@ -95,17 +95,24 @@ public static class App
         }
     }
 
-    // On a machine whose cores are all taken, libtorch's worker threads wait on each other at every operation: training
-    // epochs measured 10-25 times slower with 2 threads than with 1 on 2 cores at load average 5.
-    private static int? BusyMachineThreads(IReadOnlyList<double>? loadAverage, ConsoleUi ui)
+    // libtorch's worker threads wait for each other at every operation, so one that shares its core with another
+    // process stalls the others: measured on 2 cores (docs/performance.md, "Threads"). The choice is made from the cores
+    // busy right now, not from the load average, which still counts a build that finished a minute ago.
+    private static int? BusyMachineThreads(ConsoleUi ui)
     {
-        if (loadAverage is not { Count: > 0 } || loadAverage[0] < Environment.ProcessorCount)
+        if (CpuUsage.BusyCores(TimeSpan.FromSeconds(1)) is not { } busy)
         {
             return null;
         }
 
-        ui.Warn(Inv($"The machine is busy (load average {loadAverage[0]:F1} on {Environment.ProcessorCount} cores): using 1 libtorch thread, which is much faster then. Pass --threads N to choose."));
-        return 1;
+        var threads = CpuUsage.ThreadsFor(busy, Environment.ProcessorCount);
+        if (threads >= Environment.ProcessorCount)
+        {
+            return null;
+        }
+
+        ui.Warn(Inv($"Other processes keep {busy:F1} of {Environment.ProcessorCount} cores busy: using {threads} libtorch thread(s), which is much faster then. Pass --threads N to choose."));
+        return threads;
     }
 
     private static string CommandLine(IReadOnlyList<string> arguments) =>

@@ -41,7 +41,7 @@ public sealed class SampleCommand
     private readonly Option<string> _out = new("--out") { Description = "Where report.json and the plots go.", DefaultValueFactory = _ => "out" };
     private readonly Option<int?> _curvePoints = Positive("--curve-points", "Points α in [0, 1] on each mode-connectivity line (default 11).");
     private readonly Option<int?> _curveExamples = Positive("--curve-examples", "Test examples for the mode-connectivity losses (quick 2000, 500 for conv; paper all).");
-    private readonly Option<int?> _threads = Positive("--threads", "libtorch threads. Default: 1 when the machine is busy (1-minute load average at least the number of cores, where 2 threads measured 10-25 times slower than 1), else libtorch's choice.");
+    private readonly Option<int?> _threads = Positive("--threads", "libtorch threads. Default: the cores other processes leave free, measured over 1 s at the start (libtorch's threads stall when one shares its core), else libtorch's choice.");
 
     /// <summary>Creates the root command; <paramref name="run"/> receives the resolved settings and returns the exit code.</summary>
     /// <param name="run">Runs the sample.</param>

@@ -74,14 +74,19 @@ public sealed class ExperimentPipeline(ExperimentContext context)
         var data = problem.Data;
         var name = Choices.Display(method);
         context.Ui.Stage($"{name}: transfer (T = {settings.Steps}, {settings.Schedule}), then fine-tune {settings.FineTuneEpochs} epochs");
-        var result = runner.Run(method, [problem.TargetInit], method == TransferMethod.Oracle ? [trainedTarget] : null, name, out var seconds)[0];
+        var result = runner.Run(method, [problem.TargetInit], method == TransferMethod.Oracle ? [trainedTarget] : null, name, out var seconds, out var peakBytes)[0];
         try
         {
             using var model = context.Factory.Create(result.Preferred);
             var accuracy = Evaluator.Accuracy(model, data.Test);
             double finalAccuracy;
-            using (var final = context.Factory.Create(result.Parameters))
+            if (result.BestParameters is null || result.BestStep == result.History.Count)
             {
+                finalAccuracy = accuracy; // the best step is the last: the same parameters, not scored twice
+            }
+            else
+            {
+                using var final = context.Factory.Create(result.Parameters);
                 finalAccuracy = Evaluator.Accuracy(final, data.Test);
             }
 
@@ -93,7 +98,7 @@ public sealed class ExperimentPipeline(ExperimentContext context)
                 ? $"{name}: transfer + fine-tuning reached the baseline's final test accuracy {baselineFinal:P2} after {reached:F1} s."
                 : $"{name}: transfer + fine-tuning did not reach the baseline's final test accuracy {baselineFinal:P2}.");
             var curves = Curves(result, problem, trainedTarget, alphas, curveData);
-            return new MethodOutcome(method, result, seconds, accuracy, finalAccuracy, fineTune, curves, toBaseline);
+            return new MethodOutcome(method, result, seconds, accuracy, finalAccuracy, fineTune, curves, toBaseline, peakBytes);
         }
         catch
         {

@@ -11,6 +11,7 @@ namespace TrajectoryTransfer.Samples.Experiments;
 /// <param name="FineTune">Fine-tuning from the returned parameters.</param>
 /// <param name="Curves">Losses along the two straight lines.</param>
 /// <param name="SecondsToBaselineFinal">Transfer plus fine-tuning seconds until the test accuracy first reached the baseline's final one; null if it never did.</param>
+/// <param name="PeakBytes">The process's peak resident memory during the transfer (Linux), else null.</param>
 public sealed record MethodOutcome(
     TransferMethod Method,
     TransferResult Result,
@@ -19,7 +20,8 @@ public sealed record MethodOutcome(
     double FinalTestAccuracy,
     TrainingRun FineTune,
     (LossCurve ToPermutedSource, LossCurve ToTrainedTarget) Curves,
-    double? SecondsToBaselineFinal);
+    double? SecondsToBaselineFinal,
+    long? PeakBytes);
 
 /// <summary>Everything the pipeline measured, before it becomes a <see cref="Report"/>.</summary>
 /// <param name="Scratch">The baseline: training from θ₂⁰ (or fine-tuning it directly) for the fine-tuning epochs.</param>

@@ -154,6 +154,8 @@ public sealed record CheckpointReport(double Epoch, double Seconds, double TestA
 /// transferred parameters count at the transfer's end); null if it never does.
 /// </param>
 /// <param name="FineTuneCheckpoints">Every test evaluation while fine-tuning, with the fine-tuning seconds spent before it.</param>
+/// <param name="PeakRssBytes">The process's peak resident memory during the transfer (Linux; null elsewhere).</param>
+/// <param name="CacheBytes">Bytes the transfer kept for its matching (FGMT's pairs; GMT's kept source gradients and per-step problem).</param>
 public sealed record MethodReport(
     double TransferredTestAccuracy,
     int BestStep,
@@ -171,7 +173,9 @@ public sealed record MethodReport(
     double FineTuneSecondsPerEpoch,
     IReadOnlyList<double> ObjectiveByStep,
     double? SecondsToScratchFinal,
-    IReadOnlyList<CheckpointReport> FineTuneCheckpoints);
+    IReadOnlyList<CheckpointReport> FineTuneCheckpoints,
+    long? PeakRssBytes,
+    long CacheBytes);
 
 /// <summary>Ensembles of transferred members versus independently trained ones.</summary>
 /// <param name="Members">K.</param>

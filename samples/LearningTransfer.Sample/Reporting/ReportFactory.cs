@@ -88,7 +88,9 @@ public static class ReportFactory
             outcome.FineTune.SecondsPerEpoch,
             history.Select(h => h.Objective).ToArray(),
             outcome.SecondsToBaselineFinal,
-            Checkpoints(outcome.FineTune));
+            Checkpoints(outcome.FineTune),
+            outcome.PeakBytes,
+            r.CacheBytes);
     }
 
     private static CheckpointReport[] Checkpoints(TrainingRun run) =>

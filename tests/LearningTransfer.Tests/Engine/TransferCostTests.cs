@@ -80,6 +80,25 @@ public sealed class TransferCostTests(SourceRunFixture source) : IClassFixture<S
         Assert.Equal(kept.Permutation, recomputed.Permutation);
     }
 
+    [Fact]
+    public void WithValidationAccuracy_OnASubset_ScoresTheFirstExamplesOnly()
+    {
+        using var target = HookableTarget(34);
+        using var trajectory = Trajectory(3);
+        var validation = source.Validation;
+        using var first300 = validation.Slice(0, 300);
+
+        using var subset = LearningTransfer.Transfer(trajectory, target).UseNaive().WithSpec(source.Spec)
+            .WithValidationAccuracy(validation.Images, validation.Labels, maxExamples: 300, batchSize: 128)
+            .Run();
+        using var byHand = LearningTransfer.Transfer(trajectory, target).UseNaive().WithSpec(source.Spec)
+            .WithValidation(model => Training.Accuracy(model, first300))
+            .Run();
+
+        Assert.Equal(byHand.History.Select(h => h.ValidationScore), subset.History.Select(h => h.ValidationScore));
+        Assert.All(subset.History, h => Assert.Equal(Math.Round(h.ValidationScore!.Value * 300), h.ValidationScore!.Value * 300, 6));
+    }
+
     /// <summary>Keeps every formatted log message.</summary>
     private sealed class RecordingLoggerFactory : ILoggerFactory, ILogger
     {

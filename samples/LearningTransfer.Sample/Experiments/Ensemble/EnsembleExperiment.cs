@@ -50,7 +50,7 @@ public sealed class EnsembleExperiment(ExperimentContext context, TransferProble
 
     private EnsembleSideReport Transferred(IReadOnlyList<ParameterSet> inits, Data.MnistSplit test)
     {
-        var results = runner.Run(TransferMethod.Fgmt, inits, null, $"FGMT onto {inits.Count} initializations", out var transferSeconds);
+        var results = runner.Run(TransferMethod.Fgmt, inits, null, $"FGMT onto {inits.Count} initializations", out var transferSeconds, out _);
         var seconds = transferSeconds;
         var accuracies = new List<double>();
         using var sum = torch.zeros(test.Count, 10, device: context.Device);

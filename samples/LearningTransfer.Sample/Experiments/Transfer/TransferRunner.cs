@@ -20,9 +20,10 @@ public sealed class TransferRunner(ExperimentContext context, TransferProblem pr
     /// <param name="trained">Oracle only: the targets actually trained from <paramref name="inits"/>, in the same order.</param>
     /// <param name="label">Shown on the progress bar.</param>
     /// <param name="seconds">Wall seconds of the whole transfer, building included.</param>
+    /// <param name="peakBytes">The process's peak resident memory during the transfer (Linux), else null.</param>
     /// <returns>One result per initialization; the caller disposes them.</returns>
     public IReadOnlyList<TransferResult> Run(
-        TransferMethod method, IReadOnlyList<ParameterSet> inits, IReadOnlyList<ParameterSet>? trained, string label, out double seconds)
+        TransferMethod method, IReadOnlyList<ParameterSet> inits, IReadOnlyList<ParameterSet>? trained, string label, out double seconds, out long? peakBytes)
     {
         ArgumentNullException.ThrowIfNull(inits);
         var settings = context.Settings;
@@ -50,7 +51,8 @@ public sealed class TransferRunner(ExperimentContext context, TransferProblem pr
                 builder = builder.WithTrainedTargets([.. trainedModules]);
             }
 
-            var transferer = builder.Build();
+            using var transferer = builder.Build();
+            var measured = Reporting.ProcessMemory.ResetPeak();
             var clock = Stopwatch.StartNew();
             var results = context.Ui.Progress(ctx =>
             {
@@ -58,6 +60,7 @@ public sealed class TransferRunner(ExperimentContext context, TransferProblem pr
                 return transferer.RunAll(new TransferProgressDisplay(task, label));
             });
             seconds = clock.Elapsed.TotalSeconds;
+            peakBytes = measured ? Reporting.ProcessMemory.PeakBytes() : null;
             return results;
         }
         finally
