@@ -64,7 +64,7 @@ public sealed class ModelFactory
                 _ => throw new InvalidOperationException($"No last layer for {probe.GetType().Name}."),
             };
             Description = probe is Conv8 c
-                ? Invariant($"conv8 (the authors' Conv8 × {widthFactor:G3}: channels {string.Join("-", c.Channels.Distinct())}, 1×1 head {c.HeadWidth}; {(c.BatchNorm ? "BatchNorm" : "no BatchNorm")})")
+                ? Invariant($"conv8 (the authors' Conv8 × {widthFactor:G3}: channels {string.Join("-", c.Channels.Distinct())}, 1×1 head {c.HeadWidth}; {(c.BatchNorm ? "BatchNorm, default init" : "no BatchNorm, He init")})")
                 : null;
         }
     }
@@ -124,7 +124,8 @@ public sealed class ModelFactory
             {
                 ModelKind.Mlp => new Mlp(Inputs, [Width], 10),
                 ModelKind.LinearMlp => new Mlp(Inputs, [Width], 10, new MlpOptions { Bias = false, Activation = MlpActivation.None }),
-                ModelKind.Conv8 => new Conv8(1, 10, WidthFactor, batchNorm: false),
+                // Without BatchNorm only He initialization trains within a few epochs; with it the default init trains (see Conv8).
+                ModelKind.Conv8 => new Conv8(1, 10, WidthFactor, batchNorm: false, Conv8Initialization.He),
                 ModelKind.Conv8BatchNorm => new Conv8(1, 10, WidthFactor, batchNorm: true),
                 _ => VggNet.Conv4(1, ImageSize, 10, widthMultiplier: Width / 64.0, batchNorm: true),
             };

@@ -73,4 +73,21 @@ public sealed class Conv8Tests
         Assert.Equal("widthFactor", ex.ParamName);
         Assert.Contains("rounds to none", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Constructor_HeInitialization_GivesZeroBiasesAndHeScaledWeights()
+    {
+        torch.manual_seed(42);
+        using var he = new Conv8(inChannels: 1, classes: 10, widthFactor: 0.5, initialization: Conv8Initialization.He);
+        torch.manual_seed(42);
+        using var standard = new Conv8(inChannels: 1, classes: 10, widthFactor: 0.5);
+        var heState = he.state_dict();
+        var standardState = standard.state_dict();
+
+        // conv4: fan-in 64 × 9; He's std √(2 / 576) ≈ 0.059, TorchSharp's default about 0.4 of it.
+        Assert.Equal(Math.Sqrt(2.0 / 576), heState["conv4.weight"].std().ToDouble(), 0.005);
+        Assert.InRange(standardState["conv4.weight"].std().ToDouble() / heState["conv4.weight"].std().ToDouble(), 0.35, 0.46);
+        Assert.Equal(0, heState["conv4.bias"].abs().max().ToDouble());
+        Assert.NotEqual(0, standardState["conv4.bias"].abs().max().ToDouble());
+    }
 }
