@@ -12,6 +12,10 @@ public enum TransferMethod
     /// <summary>Baseline: the identity permutation, θ₂⁰ + (θ₁ᵗ − θ₁⁰).</summary>
     Naive,
 
-    /// <summary>Baseline that is not learning-free: π from weight matching of an actually trained target's update against the source's.</summary>
+    /// <summary>
+    /// Baseline that is not learning-free: π from weight matching of an actually trained target's update against the
+    /// source's. A reference, not an upper bound: it ignores the mismatch between the two initializations, and where the
+    /// initial weights are as large as the updates it can fall below Naive (see docs/concepts.md).
+    /// </summary>
     Oracle,
 }
