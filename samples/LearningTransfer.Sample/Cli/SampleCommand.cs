@@ -8,7 +8,7 @@ namespace TrajectoryTransfer.Samples.Cli;
 public sealed class SampleCommand
 {
     private readonly Option<string> _preset = Choice("--preset", "Default settings: quick (a few minutes on 2 CPU cores), paper (the authors' MNIST setting) or conv (the authors' Conv8 recipe sized for 2 CPU cores).", Preset.Names, "quick");
-    private readonly Option<string?> _model = Choice("--model", "mlp (ReLU MLP with biases), linear-mlp (no bias, no activation; the paper's), conv (VGG-style Conv4 with BatchNorm), conv8 (the authors' Conv8) or conv8-bn (Conv8 with BatchNorm). Default: mlp; linear-mlp with --preset paper; conv8 with --preset conv.", Choices.Models.Keys);
+    private readonly Option<string?> _model = Choice("--model", "mlp (ReLU MLP with biases), linear-mlp (no bias, no activation; the paper's), conv (VGG-style Conv4 with BatchNorm), conv8 (the authors' Conv8) or conv8-bn (Conv8 with BatchNorm). Default: mlp; linear-mlp with --preset paper; conv8-bn with --preset conv.", Choices.Models.Keys);
     private readonly Option<string> _scenario = Choice("--scenario", "random: transfer onto a new random initialization; pretrained: transfer a fine-tuning run (classes 5-9) between two models pre-trained on classes 0-4.", Choices.Scenarios.Keys, "random");
     private readonly Option<string> _methods = new("--methods") { Description = "Comma-separated transfer methods: gmt, fgmt, naive, oracle.", DefaultValueFactory = _ => "gmt,fgmt,naive,oracle" };
     private readonly Option<int?> _steps = Positive("--steps", "T, the number of transfer steps (default 10).");
@@ -24,11 +24,11 @@ public sealed class SampleCommand
     private readonly Option<string?> _fineTuneOptimizer = Choice("--fine-tune-optimizer", "Optimizer of fine-tuning after a transfer: sgd (the training recipe's) or adamw (conv: adamw, the authors').", ["sgd", "adamw"]);
     private readonly Option<double?> _fineTuneLr = PositiveReal("--fine-tune-lr", "Learning rate of fine-tuning after a transfer (default: --lr with sgd, 1e-4 with adamw).");
     private readonly Option<int?> _pretrainEpochs = Positive("--pretrain-epochs", "Pretrained scenario: pre-training epochs of the two initializations (default: --epochs).");
-    private readonly Option<double?> _widthFactor = PositiveReal("--width-factor", "Conv8: the factor every width is scaled by (1 = the authors' 64 ... 512 channels; conv 0.25).");
+    private readonly Option<double?> _widthFactor = PositiveReal("--width-factor", "Conv8: the factor every width is scaled by (1 = the authors' 64 ... 512 channels; default 0.25, conv preset 0.125).");
     private readonly Option<int?> _validationLimit = Positive("--validation-limit", "Score each transfer step on at most this many validation examples (default all; conv 2000).");
-    private readonly Option<int?> _evaluations = Positive("--evals-per-epoch", "Test evaluations per training and fine-tuning epoch, for finer time-to-accuracy curves (default 1; conv 4).");
-    private readonly Option<int?> _epochs = Positive("--epochs", "Training epochs of the source and of every fully trained model (quick 3, 2 for conv; paper 10; conv preset 6).");
-    private readonly Option<int?> _fineTuneEpochs = Positive("--fine-tune-epochs", "Fine-tuning epochs after a transfer, and epochs of the baseline (quick 2, 1 for conv; paper 3; conv preset 6, as many as the source).");
+    private readonly Option<int?> _evaluations = Positive("--evals-per-epoch", "Test evaluations per training and fine-tuning epoch, for finer time-to-accuracy curves (default 1; 4 with --preset conv --scenario pretrained).");
+    private readonly Option<int?> _epochs = Positive("--epochs", "Training epochs of the source and of every fully trained model (quick 3, 2 for conv; paper 10; conv preset 3, 4 in the pretrained scenario).");
+    private readonly Option<int?> _fineTuneEpochs = Positive("--fine-tune-epochs", "Fine-tuning epochs after a transfer, and epochs of the baseline (quick 2, 1 for conv; paper 3; conv preset 3, 4 in the pretrained scenario, as many as the source).");
     private readonly Option<int?> _width = Positive("--width", "Hidden width of the MLPs, or first-stage channels of conv (quick 512 / 16, paper 4096 / 64).");
     private readonly Option<int?> _ensemble = NonNegative("--ensemble-members", "Members of each ensemble; 0 skips the ensemble experiment (default 3; quick conv 2).");
     private readonly Option<int?> _trainLimit = Positive("--train-limit", "Use at most this many training examples, validation included (quick 12000, 6000 for conv; paper all).");

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using TrajectoryTransfer.Internal;
@@ -354,7 +355,9 @@ public sealed class WeightMatchingProblem : IDisposable
             throw new NotSupportedException($"Group '{group}' has {size} units; its {size}×{size} similarity matrix exceeds the largest array .NET can hold for the assignment solver.");
         }
 
-        Tensor? m = _accumulated.TryGetValue(group, out var sum) ? sum.clone() : null;
+        // The accumulated sum is read as it is: it is copied only when stored terms must be added to it (a clone and a
+        // finiteness pass over a 4096² matrix cost more than the copy to the solver's array).
+        Tensor? m = _accumulated.TryGetValue(group, out var sum) ? sum : null;
         var cache = new PermutationSpecApplyExtensions.IndexCache(permutation);
         foreach (var term in _stored)
         {
@@ -374,27 +377,62 @@ public sealed class WeightMatchingProblem : IDisposable
                 }
                 else
                 {
+                    if (ReferenceEquals(m, sum))
+                    {
+                        m = sum.clone();
+                    }
+
                     Operand.AddProduct(m, term.Target, b, axis, size, block, term.Weight);
                 }
             }
         }
 
+        var result = ArrayPool<float>.Shared.Rent(size * size);
         if (m is null)
         {
-            var zeros = ArrayPool<float>.Shared.Rent(size * size);
-            Array.Clear(zeros, 0, size * size);
-            return zeros;
-        }
-
-        if (!torch.isfinite(m).all().ToBoolean())
-        {
-            throw new ArgumentException($"The similarity matrix of group '{group}' holds NaN or infinite values (the pairs' values overflow float32).");
+            Array.Clear(result, 0, size * size);
+            return result;
         }
 
         var cpu = m.to(ScalarType.Float32).cpu().contiguous();
-        var result = ArrayPool<float>.Shared.Rent(size * size);
-        MemoryMarshal.Cast<byte, float>(cpu.bytes).CopyTo(result);
+        var matrix = result.AsSpan(0, size * size);
+        MemoryMarshal.Cast<byte, float>(cpu.bytes).CopyTo(matrix);
+        if (!AllFinite(matrix))
+        {
+            ArrayPool<float>.Shared.Return(result);
+            throw new ArgumentException($"The similarity matrix of group '{group}' holds NaN or infinite values (the pairs' values overflow float32).");
+        }
+
         return result;
+    }
+
+    /// <summary>Whether every value is finite: x − x is 0 for finite x and NaN for ±∞ and NaN.</summary>
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        var vectors = MemoryMarshal.Cast<float, Vector<float>>(values);
+        var acc = Vector<float>.Zero;
+        foreach (var v in vectors)
+        {
+            acc += v - v;
+        }
+
+        for (var i = 0; i < Vector<float>.Count; i++)
+        {
+            if (acc[i] != 0)
+            {
+                return false;
+            }
+        }
+
+        for (var i = vectors.Length * Vector<float>.Count; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static readonly IReadOnlyDictionary<string, LowRankTensor> NoFactors = new Dictionary<string, LowRankTensor>();

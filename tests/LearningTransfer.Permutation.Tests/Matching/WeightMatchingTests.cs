@@ -76,6 +76,45 @@ public sealed class WeightMatchingTests
         Assert.Contains("'w'", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(17)]
+    [InlineData(36)] // the last row holds the element after the last whole vector of the finiteness scan
+    public void Solve_SimilarityOverflowingFloat32_ThrowsNamingGroup(int hugeRow)
+    {
+        const int n = 37;
+        var spec = PermutationSpec.CreateBuilder().Permute("w", "h", null).Group("h", n).Build();
+        using var problem = new WeightMatchingProblem(spec);
+        var values = Enumerable.Repeat(1f, n).ToArray();
+        values[hugeRow] = 1e20f;
+        using var a = new ParameterSet([new("w", torch.tensor(values).reshape(n, 1))]);
+        using var b = new ParameterSet([new("w", torch.full(n, 1, 1e20f))]);
+        problem.AddPair(a, b); // each value is finite; their products (1e40) are not
+
+        var ex = Assert.Throws<ArgumentException>(() => problem.Solve());
+        Assert.Contains("group 'h'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Solve_Twice_LeavesTheAccumulatedSumAsItWas()
+    {
+        // Group h1 has an accumulated term (w1) and a stored one (w2 is permuted on both axes): the stored term must be
+        // added to a copy, or the second solve would see it twice.
+        var spec = PermutationSpec.CreateBuilder().Permute("w1", "h1", null).Permute("w2", "h2", "h1").Permute("w3", null, "h2").Group("h1", 6).Group("h2", 5).Build();
+        torch.manual_seed(5);
+        using var a = new ParameterSet([new("w1", torch.randn(6, 3)), new("w2", torch.randn(5, 6)), new("w3", torch.randn(2, 5))]);
+        using var b = new ParameterSet([new("w1", torch.randn(6, 3)), new("w2", torch.randn(5, 6)), new("w3", torch.randn(2, 5))]);
+        using var problem = new WeightMatchingProblem(spec);
+        problem.AddPair(a, b);
+
+        var first = problem.Solve();
+        var second = problem.Solve();
+
+        Assert.Equal(first.Objective, second.Objective, 6);
+        Assert.Equal(first.Permutation.Indices("h1").ToArray(), second.Permutation.Indices("h1").ToArray());
+        Assert.Equal(problem.Objective(first.Permutation), first.Objective, 4);
+    }
+
     [Fact]
     public void AddPair_MismatchedShapes_ThrowsWithShapes()
     {
