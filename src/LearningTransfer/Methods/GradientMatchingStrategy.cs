@@ -9,7 +9,7 @@ internal abstract class GradientMatchingStrategy : TransferStrategy
     /// <inheritdoc />
     public override bool TakesGradients => true;
 
-    /// <summary>Whether the problem persists across steps (pairs computed earlier are reused as they were).</summary>
+    /// <summary>Whether the problem's pairs persist across steps (pairs computed earlier are reused as they were); otherwise every step clears it.</summary>
     protected abstract bool KeepsProblem { get; }
 
     /// <summary>The first trajectory point whose gradient pair step <paramref name="step"/> adds; it adds points up to step − 1.</summary>
@@ -22,36 +22,32 @@ internal abstract class GradientMatchingStrategy : TransferStrategy
     public override void Match(TransferRun run, int step)
     {
         var targets = run.Targets;
-        var problems = targets.Select(t => KeepsProblem ? t.Problem ??= run.NewProblem() : run.NewProblem()).ToArray();
-        try
+        // GMT fills its problem afresh at every step: clearing it keeps the n×n buffers of its groups for the next step.
+        var problems = targets.Select(t => t.Problem ??= run.NewProblem()).ToArray();
+        if (!KeepsProblem)
         {
-            for (var point = FirstPoint(step); point < step; point++)
+            foreach (var problem in problems)
             {
-                run.Pairs.Add(point, step, problems, RevisitsPoints);
-            }
-
-            for (var j = 0; j < targets.Count; j++)
-            {
-                run.CancellationToken.ThrowIfCancellationRequested();
-                var target = targets[j];
-                target.Adopt(problems[j].Solve(target.Permutation, target.WarmStarts, run.MatchingProgress(step, j), run.CancellationToken));
+                problem.Clear();
             }
         }
-        finally
+
+        for (var point = FirstPoint(step); point < step; point++)
         {
-            if (!KeepsProblem)
-            {
-                foreach (var problem in problems)
-                {
-                    problem.Dispose();
-                }
-            }
+            run.Pairs.Add(point, step, problems, RevisitsPoints);
+        }
+
+        for (var j = 0; j < targets.Count; j++)
+        {
+            run.CancellationToken.ThrowIfCancellationRequested();
+            var target = targets[j];
+            target.Adopt(problems[j].Solve(target.Permutation, target.WarmStarts, run.MatchingProgress(step, j), run.CancellationToken));
         }
     }
 }
 
 /// <summary>
-/// GMT: every step re-computes the target gradients at all earlier points 0..s−1 under πₛ₋₁ and solves a fresh problem.
+/// GMT: every step re-computes the target gradients at all earlier points 0..s−1 under πₛ₋₁ and solves a problem of those pairs alone.
 /// Each point keeps the minibatches it was first matched on, so its source gradient is computed once.
 /// </summary>
 internal sealed class GmtStrategy : GradientMatchingStrategy

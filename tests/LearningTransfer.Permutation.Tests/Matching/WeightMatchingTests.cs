@@ -115,6 +115,43 @@ public sealed class WeightMatchingTests
         Assert.Equal(problem.Objective(first.Permutation), first.Objective, 4);
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.Float64)] // after float32 pairs: the kept float32 buffer must not be reused
+    public void Clear_ThenNewPairs_SolvesAsAFreshProblemWould(ScalarType secondType)
+    {
+        var spec = PermutationSpec.CreateBuilder().Permute("w1", "h1", null).Permute("w2", "h2", "h1").Permute("w3", null, "h2").Group("h1", 6).Group("h2", 5).Build();
+        ParameterSet Random(int seed, ScalarType type)
+        {
+            torch.manual_seed(seed);
+            return new ParameterSet([new("w1", torch.randn(6, 3, dtype: type)), new("w2", torch.randn(5, 6, dtype: type)), new("w3", torch.randn(2, 5, dtype: type))]);
+        }
+
+        using var a1 = Random(1, ScalarType.Float32);
+        using var b1 = Random(2, ScalarType.Float32);
+        using var a2 = Random(3, secondType);
+        using var b2 = Random(4, secondType);
+        using var cleared = new WeightMatchingProblem(spec);
+        cleared.AddPair(a1, b1);
+        cleared.Solve();
+        var bytesBefore = cleared.CachedBytes;
+
+        cleared.Clear();
+        Assert.Equal(0, cleared.PairCount);
+        Assert.Throws<InvalidOperationException>(() => cleared.Solve());
+        Assert.Equal(((6 * 6) + (5 * 5)) * sizeof(float), cleared.CachedBytes); // the n×n buffers of h1 and h2 are kept, w2's stored pair is not
+        Assert.True(bytesBefore > cleared.CachedBytes);
+        cleared.AddPair(a2, b2);
+        using var fresh = new WeightMatchingProblem(spec);
+        fresh.AddPair(a2, b2);
+
+        var expected = fresh.Solve();
+        var actual = cleared.Solve();
+        Assert.Equal(expected.Objective, actual.Objective, secondType == ScalarType.Float64 ? 12 : 5);
+        Assert.Equal(expected.Permutation.Indices("h1").ToArray(), actual.Permutation.Indices("h1").ToArray());
+        Assert.Equal(expected.Permutation.Indices("h2").ToArray(), actual.Permutation.Indices("h2").ToArray());
+    }
+
     [Fact]
     public void AddPair_MismatchedShapes_ThrowsWithShapes()
     {
