@@ -212,16 +212,17 @@ public sealed class TransferBuilder
         return WithValidation(model =>
         {
             var device = Devices.Of(model);
-            long correct = 0;
+            // Counted on the model's device and read once: one device-to-host sync per step, not one per chunk.
+            using var correct = torch.zeros(1, ScalarType.Int64, device);
             for (long start = 0; start < count; start += batchSize)
             {
                 using var scope = torch.NewDisposeScope();
                 var n = Math.Min(batchSize, count - start);
                 var predicted = model.call(inputs.narrow(0, start, n).to(device)).argmax(1);
-                correct += predicted.eq(labels.narrow(0, start, n).to(device)).sum().ToInt64();
+                correct.add_(predicted.eq(labels.narrow(0, start, n).to(device)).sum());
             }
 
-            return (double)correct / count;
+            return (double)correct.ToInt64() / count;
         });
     }
 

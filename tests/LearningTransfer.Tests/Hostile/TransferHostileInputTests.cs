@@ -17,16 +17,18 @@ public sealed class TransferHostileInputTests(SourceRunFixture source) : IClassF
 
     private IEnumerable<(Tensor, Tensor)> Data() => TestData.Loader(source.Train, 64, seed: 1);
 
+    /// <summary>fc1's bias in a group of its own: not a symmetry (its units move apart from fc1's rows).</summary>
+    private static PermutationSpec BiasInAGroupOfItsOwn(SmallMlp target) => PermutationSpec.CreateBuilder()
+        .Permute("fc1.weight", "h", null).Permute("fc1.bias", "loose")
+        .Permute("fc2.weight", null, "h").LeaveAlone("fc2.bias")
+        .Build(target);
+
     [Fact]
     public void Run_SpecWithABiasInAGroupOfItsOwn_IsRefusedBeforeAnyStep_NamingTheGroup()
     {
         using var trajectory = Trajectory();
         using var target = new SmallMlp(SourceRunFixture.Hidden, 40);
-        // fc1's bias in a group of its own: not a symmetry (its units move apart from fc1's rows).
-        var broken = PermutationSpec.CreateBuilder()
-            .Permute("fc1.weight", "h", null).Permute("fc1.bias", "loose")
-            .Permute("fc2.weight", null, "h").LeaveAlone("fc2.bias")
-            .Build(target);
+        var broken = BiasInAGroupOfItsOwn(target);
 
         var ex = Assert.Throws<PermutationSpecException>(() => LearningTransfer.Transfer(trajectory, target).UseFgmt().WithSpec(broken)
             .WithData(Data(), Training.CrossEntropy).Run());
@@ -40,10 +42,7 @@ public sealed class TransferHostileInputTests(SourceRunFixture source) : IClassF
     {
         using var trajectory = Trajectory();
         using var target = new SmallMlp(SourceRunFixture.Hidden, 41);
-        var broken = PermutationSpec.CreateBuilder()
-            .Permute("fc1.weight", "h", null).Permute("fc1.bias", "loose")
-            .Permute("fc2.weight", null, "h").LeaveAlone("fc2.bias")
-            .Build(target);
+        var broken = BiasInAGroupOfItsOwn(target);
 
         using var result = LearningTransfer.Transfer(trajectory, target).UseFgmt().WithSpec(broken, verify: false)
             .WithData(Data(), Training.CrossEntropy).Run();
