@@ -19,6 +19,7 @@ internal sealed class GradientCapture : IDisposable
     private readonly List<Layer> _layers = [];
     private readonly List<Action> _removers = [];
     private readonly ILogger _logger;
+    private bool _active;
 
     public GradientCapture(nn.Module model, PermutationSpec spec, ILogger logger)
     {
@@ -46,7 +47,13 @@ internal sealed class GradientCapture : IDisposable
             _layers.Add(layer);
             var handle = hookable.register_forward_hook((_, input, output) =>
             {
-                layer.Record(input, output);
+                // Only the forward passes of a gradient count: scoring a step or refreshing BatchNorm statistics runs the
+                // same module in between, and must not spoil the next gradient's capture.
+                if (_active)
+                {
+                    layer.Record(input, output);
+                }
+
                 return output;
             });
             _removers.Add(handle.remove);
@@ -59,6 +66,7 @@ internal sealed class GradientCapture : IDisposable
     /// <summary>Starts one minibatch: forgets the previous one's records.</summary>
     public void BeginBatch()
     {
+        _active = true;
         foreach (var layer in _layers)
         {
             layer.BeginBatch();
@@ -68,6 +76,7 @@ internal sealed class GradientCapture : IDisposable
     /// <summary>After the minibatch's backward pass: keeps its factor rows (outside the batch's dispose scope).</summary>
     public void EndBatch()
     {
+        _active = false;
         foreach (var layer in _layers)
         {
             layer.EndBatch();
@@ -83,8 +92,14 @@ internal sealed class GradientCapture : IDisposable
         var factors = new Dictionary<string, LowRankTensor>(StringComparer.Ordinal);
         foreach (var layer in _layers)
         {
+            var fellBack = layer.FellBack;
             if (layer.Take() is not { } factor)
             {
+                if (fellBack)
+                {
+                    Log.FactorsSkipped(_logger, layer.Weight);
+                }
+
                 continue;
             }
 
@@ -146,10 +161,14 @@ internal sealed class GradientCapture : IDisposable
         private int _calls;
         private bool _disabled;
         private bool _failed;
+        private bool _larger;
 
         public string Weight { get; } = weight;
 
         public bool Verified { get; set; }
+
+        /// <summary>Whether the minibatches since the last <see cref="Take"/> could not all be captured (the gradient is taken in full).</summary>
+        public bool FellBack => !_disabled && _failed && !_larger;
 
         public void BeginBatch()
         {
@@ -170,9 +189,17 @@ internal sealed class GradientCapture : IDisposable
             var inFeatures = kind == LayerKind.Linear ? input.shape[^1] : input.shape[1];
             var rows = output.numel() / outFeatures;
             // Factors only where they are smaller than the gradient itself (the paper's first layer: 128 × (4096 + 784) against 4096 × 784).
-            if (_calls > 1 || !output.requires_grad || rows * (outFeatures + inFeatures) >= outFeatures * inFeatures)
+            if (_calls > 1 || !output.requires_grad)
             {
                 _failed = true;
+                return;
+            }
+
+            if (rows * (outFeatures + inFeatures) >= outFeatures * inFeatures)
+            {
+                // Not a failure: the full gradient is the cheaper form for this layer.
+                _failed = true;
+                _larger = true;
                 return;
             }
 
@@ -236,6 +263,7 @@ internal sealed class GradientCapture : IDisposable
 
             _rows.Clear();
             _failed = false;
+            _larger = false;
             _input = null;
             _output = null;
         }

@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "The factors captured for '{Weight}' disagreed with its gradient (is the weight used elsewhere too, or the layer's output changed in place?); it is matched from the full gradient")]
     public static partial void FactorsRefused(ILogger logger, string weight);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Debug, Message = "The gradient of '{Weight}' is taken in full this time: its layer did not run exactly once with a gradient in the minibatch's forward pass")]
+    public static partial void FactorsSkipped(ILogger logger, string weight);
 }

@@ -51,6 +51,30 @@ public sealed class TransferCostTests(SourceRunFixture source) : IClassFixture<S
         }
     }
 
+    [Theory]
+    [InlineData(TransferMethod.Fgmt)]
+    [InlineData(TransferMethod.Gmt)]
+    public void Run_WithValidation_KeepsEveryGradientFactored(TransferMethod method)
+    {
+        // Scoring a step runs the same module under no_grad between two gradients; those forward passes must not count as
+        // a gradient's, or the next gradient silently falls back to the full (6× costlier) similarity.
+        using var target = HookableTarget(35);
+        using var trajectory = Trajectory(3);
+        var logs = new RecordingLoggerFactory();
+        var validation = source.Validation;
+
+        using var result = LearningTransfer.Transfer(trajectory, target)
+            .WithOptions(new TransferOptions { LoggerFactory = logs })
+            .WithMethod(method).WithSpec(source.Spec)
+            .WithData(TestData.Loader(source.Train, 128, seed: 8), Training.CrossEntropy)
+            .WithValidationAccuracy(validation.Images, validation.Labels, maxExamples: 200)
+            .Run();
+
+        Assert.Contains(logs.Messages, m => m.Contains("'fc1.weight' is matched as low-rank factors", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Messages, m => m.Contains("'fc1.weight' is taken in full", StringComparison.Ordinal));
+        Assert.All(result.History, h => Assert.NotNull(h.ValidationScore));
+    }
+
     [Fact]
     public void Run_Gmt_ComputesEachSourceGradientOnce()
     {
