@@ -23,6 +23,9 @@ internal sealed class SourceView : IDisposable
     /// <summary>T.</summary>
     public int Steps { get; }
 
+    /// <summary>Whether the source is a line from its start to its end: then θ₁ᵗ − θ₁⁰ = λₜ(θ₁ᵀ − θ₁⁰), with λₜ = <see cref="Positions"/>[t].</summary>
+    public bool IsLine => _trajectory is LinearTrajectory;
+
     /// <summary>θ₁⁰ on the device.</summary>
     public ParameterSet Start { get; }
 

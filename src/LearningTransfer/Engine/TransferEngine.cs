@@ -17,6 +17,7 @@ internal sealed class TransferEngine(TransferStrategy strategy)
         var targets = run.Targets;
         Log.TransferStarted(run.Logger, strategy.Method, steps, targets.Count, run.Spec.Groups.Count, run.Targets[0].Initialization.Values.First().device.ToString());
         var step = 0;
+        using var scoring = ScoringCache.Create(run);
         try
         {
             strategy.Prepare(run);
@@ -33,8 +34,13 @@ internal sealed class TransferEngine(TransferStrategy strategy)
                 using var displacement = run.Source.Displacement(step);
                 foreach (var target in targets)
                 {
-                    Evaluate(run, target, displacement, step);
+                    Evaluate(run, scoring, target, displacement, step);
                 }
+            }
+
+            if (scoring is not null)
+            {
+                Log.ScoringCacheUsed(run.Logger, scoring.Replays, scoring.Bytes);
             }
 
             var results = targets.Select(t => t.ToResult(strategy.Method, run.Clock.Elapsed)).ToArray();
@@ -61,7 +67,7 @@ internal sealed class TransferEngine(TransferStrategy strategy)
     }
 
     /// <summary>Builds θ₂,πₛˢ, refreshes BatchNorm, scores it, and keeps it when it is the best or the last step.</summary>
-    private static void Evaluate(TransferRun run, TargetState target, ParameterSet displacement, int step)
+    private static void Evaluate(TransferRun run, ScoringCache? scoring, TargetState target, ParameterSet displacement, int step)
     {
         var last = step == run.Steps;
         var workspace = run.Workspace;
@@ -81,7 +87,9 @@ internal sealed class TransferEngine(TransferStrategy strategy)
 
             if (run.Validation is { } validation)
             {
-                score = workspace.Score(validation);
+                score = scoring is null
+                    ? workspace.Score(validation)
+                    : scoring.Score(target, step, displacement, () => workspace.Score(validation));
                 if (target.BestScore is null || score > target.BestScore)
                 {
                     target.BestParameters?.Dispose();

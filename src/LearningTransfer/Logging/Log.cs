@@ -25,4 +25,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Debug, Message = "The gradient of '{Weight}' is taken in full this time: its layer did not run exactly once with a gradient in the minibatch's forward pass")]
     public static partial void FactorsSkipped(ILogger logger, string weight);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Debug, Message = "The input of '{Weight}' changed between scored steps; its outputs are computed in full from now on")]
+    public static partial void ScoringCacheDropped(ILogger logger, string weight);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "Scoring replayed {Replays} layer outputs from {Bytes} kept bytes")]
+    public static partial void ScoringCacheUsed(ILogger logger, int replays, long bytes);
 }

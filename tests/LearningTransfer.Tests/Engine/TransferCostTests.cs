@@ -122,28 +122,4 @@ public sealed class TransferCostTests(SourceRunFixture source) : IClassFixture<S
         Assert.Equal(byHand.History.Select(h => h.ValidationScore), subset.History.Select(h => h.ValidationScore));
         Assert.All(subset.History, h => Assert.Equal(Math.Round(h.ValidationScore!.Value * 300), h.ValidationScore!.Value * 300, 6));
     }
-
-    /// <summary>Keeps every formatted log message.</summary>
-    private sealed class RecordingLoggerFactory : ILoggerFactory, ILogger
-    {
-        public List<string> Messages { get; } = [];
-
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public void AddProvider(ILoggerProvider provider)
-        {
-        }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Messages.Add(formatter(state, exception));
-
-        public void Dispose()
-        {
-        }
-    }
 }
