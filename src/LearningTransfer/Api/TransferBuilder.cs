@@ -168,6 +168,9 @@ public sealed class TransferBuilder
     /// <summary>
     /// Scores the transferred parameters at every step (higher is better, e.g. validation accuracy); the result then carries
     /// the best step. The callback receives the model in evaluation mode, under no_grad, with the step's parameters loaded.
+    /// When the source is a line (a start and an end), a Linear layer whose input is exactly the same at every step (an MLP's
+    /// first layer on fixed validation data) is answered from kept outputs, equal to its computation to float rounding,
+    /// and runs on one row only (hooks of your own on that layer see that row); see <see cref="TransferOptions.ScoringCacheBytes"/>.
     /// </summary>
     /// <param name="score">The scoring callback.</param>
     /// <exception cref="ArgumentNullException"><paramref name="score"/> is null.</exception>
@@ -182,7 +185,8 @@ public sealed class TransferBuilder
     /// Scores every step by classification accuracy on (<paramref name="inputs"/>, <paramref name="labels"/>): the share of
     /// examples whose arg-max output is the label, from forward passes in chunks under no_grad. To make validation cheaper,
     /// pass <paramref name="maxExamples"/>: the first that many examples are scored, and the best step is chosen on them
-    /// (each step costs one forward pass over them; for the paper's model on 6,000 examples that is most of FGMT's time).
+    /// (each step costs one forward pass over them; on a line from a start to an end, a first Linear layer fed these inputs
+    /// is replayed from kept outputs instead, see <see cref="TransferOptions.ScoringCacheBytes"/>).
     /// </summary>
     /// <param name="inputs">Validation inputs [N, …] (moved to the model's device chunk by chunk if elsewhere).</param>
     /// <param name="labels">Class indices [N].</param>

@@ -336,7 +336,7 @@ internal sealed class ScoringCache : IDisposable
         {
             using var scope = torch.NewDisposeScope();
             var moving = index is null ? product : product.index_select(-1, index);
-            var @base = output - (moving * scale);
+            var @base = output.add(moving, -scale);
             if (Module.bias is { } bias)
             {
                 @base.sub_(bias);
@@ -348,7 +348,7 @@ internal sealed class ScoringCache : IDisposable
         private Tensor Replay(Tensor @base, Tensor product, Tensor? index, double scale)
         {
             var moving = index is null ? product : product.index_select(-1, index);
-            var output = @base + (moving * scale);
+            var output = @base.add(moving, scale);
             if (Module.bias is { } bias)
             {
                 output.add_(bias);
