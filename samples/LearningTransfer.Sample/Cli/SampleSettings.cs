@@ -64,6 +64,9 @@ public sealed record SampleSettings
     /// <summary>Validation examples each transfer step is scored on (null: all).</summary>
     public int? ValidationLimit { get; init; }
 
+    /// <summary>Training batches BatchNorm statistics are recomputed on at each scored transfer step (models with BatchNorm).</summary>
+    public int BatchNormRefreshBatches { get; init; } = 10;
+
     /// <summary>Test evaluations per training or fine-tuning epoch.</summary>
     public int EvaluationsPerEpoch { get; init; } = 1;
 

@@ -69,6 +69,7 @@ public sealed record ModelReport(string Name, long Parameters, string Kind, int 
 /// <param name="WidthFactor">Conv8's width factor (null for other models).</param>
 /// <param name="ValidationLimit">Validation examples each transfer step was scored on (null: all).</param>
 /// <param name="EvaluationsPerEpoch">Test evaluations per training epoch.</param>
+/// <param name="BatchNormRefreshBatches">Training batches BatchNorm statistics were recomputed on at each scored transfer step.</param>
 public sealed record SettingsReport(
     int Steps,
     string Schedule,
@@ -92,7 +93,8 @@ public sealed record SettingsReport(
     int PretrainEpochs,
     double? WidthFactor,
     int? ValidationLimit,
-    int EvaluationsPerEpoch);
+    int EvaluationsPerEpoch,
+    int BatchNormRefreshBatches);
 
 /// <summary>The source run.</summary>
 /// <param name="TestAccuracy">Test accuracy of the source's final parameters.</param>

@@ -42,6 +42,7 @@ public sealed class TransferRunner(ExperimentContext context, TransferProblem pr
                 .WithSpec(context.Factory.Spec)
                 .WithSteps(settings.Steps, context.Schedule)
                 .WithGradientBatches(settings.GradientBatches)
+                .WithBatchNormRefresh(settings.BatchNormRefreshBatches)
                 .WithData(Batches.Loader(problem.Data.Train, settings.BatchSize, settings.Seed * 1000 + 30 + (int)method), (output, label) => nn.functional.cross_entropy(output, label))
                 .WithValidation(model => Evaluator.Accuracy(model, scored))
                 .WithSeed(settings.Seed)
