@@ -347,8 +347,9 @@ internal sealed class ScoringCache : IDisposable
 
         private Tensor Replay(Tensor @base, Tensor product, Tensor? index, double scale)
         {
-            var moving = index is null ? product : product.index_select(-1, index);
-            var output = @base.add(moving, scale);
+            // One new tensor per call: the gathered product, scaled and shifted in place.
+            var output = index is null ? product.mul(scale) : product.index_select(-1, index).mul_(scale);
+            output.add_(@base);
             if (Module.bias is { } bias)
             {
                 output.add_(bias);
