@@ -9,7 +9,9 @@ namespace TrajectoryTransfer.Benchmarks.Transfer;
 /// <summary>
 /// The evaluation path of a transfer: a Naive transfer (no gradients, no matching) of the paper's 784-4096-10 model over
 /// T = 10 steps, each scored with <c>WithValidationAccuracy</c> on all 6,000 validation images or on a subset, in forward
-/// passes of a given size. Its time is the evaluation's: BatchNorm-free, so only loading the step's parameters and scoring.
+/// passes of a given size, with or without the scoring cache (<see cref="TransferOptions.ScoringCacheBytes"/>: the first
+/// layer's output replayed from two products kept at the first step). Its time is the evaluation's: BatchNorm-free, so
+/// only loading the step's parameters and scoring.
 /// </summary>
 [MemoryDiagnoser]
 [SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3)]
@@ -25,6 +27,9 @@ public class EvaluationBenchmarks
 
     [Params(1000, 6000)]
     public int BatchSize { get; set; } = 1000;
+
+    [Params(false, true)]
+    public bool ScoringCache { get; set; } = true;
 
     [GlobalSetup]
     public void Setup()
@@ -51,7 +56,9 @@ public class EvaluationBenchmarks
     [Benchmark]
     public double NaiveTransferWithValidation()
     {
-        using var result = LearningTransfer.Transfer(_trajectory, _target).UseNaive()
+        using var result = LearningTransfer.Transfer(_trajectory, _target)
+            .WithOptions(new TransferOptions { ScoringCacheBytes = ScoringCache ? new TransferOptions().ScoringCacheBytes : 0 })
+            .UseNaive()
             .WithSpec(_target.CreatePermutationSpec(), verify: false)
             .WithValidationAccuracy(_inputs, _labels, Examples, BatchSize)
             .Run();
