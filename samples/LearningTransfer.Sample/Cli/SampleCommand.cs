@@ -11,7 +11,7 @@ public sealed class SampleCommand
     private readonly Option<string?> _model = Choice("--model", "mlp (ReLU MLP with biases), linear-mlp (no bias, no activation; the paper's), conv (VGG-style Conv4 with BatchNorm), conv8 (the authors' Conv8) or conv8-bn (Conv8 with BatchNorm). Default: mlp; linear-mlp with --preset paper; conv8-bn with --preset conv.", Choices.Models.Keys);
     private readonly Option<string> _scenario = Choice("--scenario", "random: transfer onto a new random initialization; pretrained: transfer a fine-tuning run (classes 5-9) between two models pre-trained on classes 0-4.", Choices.Scenarios.Keys, "random");
     private readonly Option<string> _methods = new("--methods") { Description = "Comma-separated transfer methods: gmt, fgmt, naive, oracle.", DefaultValueFactory = _ => "gmt,fgmt,naive,oracle" };
-    private readonly Option<int?> _steps = Positive("--steps", "T, the number of transfer steps (default 10).");
+    private readonly Option<int?> _steps = Positive("--steps", "T, the number of transfer steps (default 10; conv preset 30, 15 in the pretrained scenario).");
     private readonly Option<string> _schedule = Choice("--schedule", "The schedule of the trajectory points: cosine (the paper's best) or uniform.", ["cosine", "uniform"], "cosine");
     private readonly Option<string> _trajectory = Choice("--trajectory", "linear: the line from the source's initialization to its end (the paper's); recorded: the per-epoch checkpoints, subdivided.", Choices.Trajectories.Keys, "linear");
     private readonly Option<int?> _gradientBatches = Positive("--gradient-batches", "Minibatches averaged per gradient (default 1).");
@@ -25,8 +25,8 @@ public sealed class SampleCommand
     private readonly Option<double?> _fineTuneLr = PositiveReal("--fine-tune-lr", "Learning rate of fine-tuning after a transfer (default: --lr with sgd, 1e-4 with adamw).");
     private readonly Option<int?> _pretrainEpochs = Positive("--pretrain-epochs", "Pretrained scenario: pre-training epochs of the two initializations (default: --epochs).");
     private readonly Option<double?> _widthFactor = PositiveReal("--width-factor", "Conv8: the factor every width is scaled by (1 = the authors' 64 ... 512 channels; default 0.25, conv preset 0.125).");
-    private readonly Option<int?> _validationLimit = Positive("--validation-limit", "Score each transfer step on at most this many validation examples (default all; conv 2000).");
-    private readonly Option<int?> _batchNormRefresh = NonNegative("--batch-norm-refresh", "Models with BatchNorm: training batches its statistics are recomputed on at each scored transfer step (default 10).");
+    private readonly Option<int?> _validationLimit = Positive("--validation-limit", "Score each transfer step on at most this many validation examples (default all; conv preset 500).");
+    private readonly Option<int?> _batchNormRefresh = NonNegative("--batch-norm-refresh", "Models with BatchNorm: training batches its statistics are recomputed on at each scored transfer step (default 10; conv preset 3).");
     private readonly Option<int?> _evaluations = Positive("--evals-per-epoch", "Test evaluations per training and fine-tuning epoch, for finer time-to-accuracy curves (default 1; 4 with --preset conv --scenario pretrained).");
     private readonly Option<int?> _epochs = Positive("--epochs", "Training epochs of the source and of every fully trained model (quick 3, 2 for conv; paper 10; conv preset 3, 4 in the pretrained scenario).");
     private readonly Option<int?> _fineTuneEpochs = Positive("--fine-tune-epochs", "Fine-tuning epochs after a transfer, and epochs of the baseline (quick 2, 1 for conv; paper 3; conv preset 3, 4 in the pretrained scenario, as many as the source).");
@@ -133,7 +133,7 @@ public sealed class SampleCommand
             TrainLimit = parse.GetValue(_trainLimit) ?? preset.TrainLimit,
             ValidationFraction = parse.GetValue(_validationFraction) ?? preset.ValidationFraction,
             ValidationLimit = parse.GetValue(_validationLimit) ?? preset.ValidationLimit,
-            BatchNormRefreshBatches = parse.GetValue(_batchNormRefresh) ?? 10,
+            BatchNormRefreshBatches = parse.GetValue(_batchNormRefresh) ?? preset.BatchNormRefreshBatches ?? 10,
             Normalize = parse.GetValue(_normalize)?.ToLowerInvariant() ?? preset.Normalize,
             Seed = parse.GetValue(_seed),
             Device = parse.GetValue(_device)!,

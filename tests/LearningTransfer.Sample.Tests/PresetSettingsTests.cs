@@ -1,0 +1,55 @@
+using TrajectoryTransfer.Samples.Cli;
+
+namespace TrajectoryTransfer.Samples.Tests;
+
+/// <summary>What each preset sets when the command line leaves an option out, and that an explicit option wins.</summary>
+public sealed class PresetSettingsTests
+{
+    private static SampleSettings Bind(params string[] args)
+    {
+        var command = new SampleCommand();
+        var root = command.Create(_ => 0);
+        var parse = root.Parse(args);
+        Assert.Empty(parse.Errors);
+        return command.Bind(parse);
+    }
+
+    [Theory]
+    [InlineData("random")]
+    [InlineData("pretrained")]
+    public void Conv_ScoresStepsOn500ImagesAfterThreeBatchNormBatches(string scenario)
+    {
+        var settings = Bind("--preset", "conv", "--scenario", scenario);
+
+        Assert.Equal(500, settings.ValidationLimit);
+        Assert.Equal(3, settings.BatchNormRefreshBatches);
+    }
+
+    [Fact]
+    public void Conv_ExplicitScoringOptions_OverrideThePreset()
+    {
+        var settings = Bind("--preset", "conv", "--validation-limit", "2000", "--batch-norm-refresh", "10");
+
+        Assert.Equal(2000, settings.ValidationLimit);
+        Assert.Equal(10, settings.BatchNormRefreshBatches);
+    }
+
+    [Theory]
+    [InlineData("quick")]
+    [InlineData("paper")]
+    public void OtherPresets_ScoreOnEveryValidationImageWithTheLibraryDefault(string preset)
+    {
+        var settings = Bind("--preset", preset);
+
+        Assert.Null(settings.ValidationLimit);
+        Assert.Equal(10, settings.BatchNormRefreshBatches);
+    }
+
+    [Fact]
+    public void BatchNormRefresh_Negative_IsRefused()
+    {
+        var parse = new SampleCommand().Create(_ => 0).Parse(["--batch-norm-refresh", "-1"]);
+
+        Assert.Contains(parse.Errors, e => e.Message.Contains("--batch-norm-refresh", StringComparison.Ordinal));
+    }
+}
