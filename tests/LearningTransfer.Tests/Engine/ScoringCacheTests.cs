@@ -66,6 +66,15 @@ public sealed partial class ScoringCacheTests(SourceRunFixture source) : IClassF
         }
     }
 
+    /// <summary>The recorded logits were detached from the scoring's dispose scope; release them.</summary>
+    private static void DisposeAll(params List<Tensor>[] lists)
+    {
+        foreach (var tensor in lists.SelectMany(l => l))
+        {
+            tensor.Dispose();
+        }
+    }
+
     [Fact]
     public void Run_WithTheCache_ScoresWhatTheFullForwardPassScores()
     {
@@ -80,6 +89,7 @@ public sealed partial class ScoringCacheTests(SourceRunFixture source) : IClassF
         Assert.Equal(4, Replays(cachedLogs));
         Assert.DoesNotContain(fullLogs, m => ReplaysPattern().IsMatch(m));
         AssertClose(full, cached);
+        DisposeAll(full, cached);
         Assert.Equal(fullPermutations, cachedPermutations);
     }
 
@@ -90,7 +100,7 @@ public sealed partial class ScoringCacheTests(SourceRunFixture source) : IClassF
         using var scope = torch.NewDisposeScope();
         Tensor Inputs(int call)
         {
-            var generator = new Generator((ulong)(100 + call));
+            using var generator = new Generator((ulong)(100 + call));
             return torch.randn([50, 1, 28, 28], generator: generator);
         }
 
@@ -100,6 +110,7 @@ public sealed partial class ScoringCacheTests(SourceRunFixture source) : IClassF
         Assert.Equal(0, Replays(logs));
         Assert.Contains(logs, m => m.Contains("The input of 'fc1.weight' changed between scored steps", StringComparison.Ordinal));
         AssertClose(full, cached);
+        DisposeAll(full, cached);
     }
 
     [Fact]
@@ -113,6 +124,7 @@ public sealed partial class ScoringCacheTests(SourceRunFixture source) : IClassF
 
         Assert.Equal(0, Replays(logs));
         AssertClose(full, cached);
+        DisposeAll(full, cached);
     }
 
     [GeneratedRegex(@"^Scoring replayed (\d+) layer outputs")]
