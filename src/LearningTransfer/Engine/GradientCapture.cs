@@ -12,7 +12,8 @@ namespace TrajectoryTransfer;
 /// X its inputs, one row per example (per pixel for a convolution). A layer is captured only where the factors are smaller
 /// than the gradient; a layer a forward pass runs more than once, or whose forward hooks do not fire (a module invoked
 /// with <c>forward()</c> instead of <c>call()</c>), falls back to the full gradient. The first capture of each layer is
-/// checked against the full gradient autograd computed, and a layer that disagrees falls back too.
+/// checked against the full gradient autograd computed, and a layer that disagrees falls back too; a layer that agreed is
+/// then left out of autograd's weight gradients (<see cref="Workspace.Gradient"/>), its factors being all that is needed.
 /// </summary>
 internal sealed class GradientCapture : IDisposable
 {
@@ -63,6 +64,16 @@ internal sealed class GradientCapture : IDisposable
     /// <summary>Whether any layer can be captured at all.</summary>
     public bool IsEmpty => _layers.Count == 0;
 
+    /// <summary>
+    /// The weights whose factors were checked against their full gradient: autograd need not compute these gradients any
+    /// more (one product of the layer's size per minibatch), as long as their factors are captured.
+    /// </summary>
+    public IReadOnlySet<string> VerifiedWeights() =>
+        _layers.Where(l => l.Verified && !l.Disabled).Select(l => l.Weight).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The outputs recorded in the current minibatch's forward pass, whose gradients the backward pass must reach.</summary>
+    public IEnumerable<Tensor> RecordedOutputs() => _layers.Select(l => l.Output).OfType<Tensor>();
+
     /// <summary>Starts one minibatch: forgets the previous one's records.</summary>
     public void BeginBatch()
     {
@@ -85,7 +96,8 @@ internal sealed class GradientCapture : IDisposable
 
     /// <summary>
     /// The factors of every captured layer over the minibatches since the last call (their rows concatenated), checked on
-    /// first use against <paramref name="gradients"/>; layers that were not captured are absent (their gradients stay in full).
+    /// first use against <paramref name="gradients"/> (which must then hold the layer's full gradient); layers that were not
+    /// captured are absent (their gradients stay in full).
     /// </summary>
     public Dictionary<string, LowRankTensor> Collect(IReadOnlyDictionary<string, Tensor> gradients)
     {
@@ -166,6 +178,10 @@ internal sealed class GradientCapture : IDisposable
         public string Weight { get; } = weight;
 
         public bool Verified { get; set; }
+
+        public bool Disabled => _disabled;
+
+        public Tensor? Output => _output;
 
         /// <summary>Whether the minibatches since the last <see cref="Take"/> could not all be captured (the gradient is taken in full).</summary>
         public bool FellBack => !_disabled && _failed && !_larger;

@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using TrajectoryTransfer.Internal;
 using TrajectoryTransfer.Permutations;
 using static TorchSharp.torch;
@@ -31,11 +32,37 @@ internal sealed class Workspace : IDisposable
     /// ∇L at the loaded parameters, averaged over <paramref name="batches"/>, in training mode; with a
     /// <paramref name="capture"/>, the weights it captures come as factors and are left out of the full tensors.
     /// </summary>
+    /// <remarks>
+    /// Once a layer's factors have been checked against its full gradient, autograd is no longer asked for that gradient
+    /// (the backward pass names every other parameter as an input instead): for the paper's MLP this skips one
+    /// 4096 × 128 × 4096 product per minibatch. Should such a layer not be captured in some minibatch after all, the
+    /// sample is computed again in full, so a gradient is never silently missing.
+    /// </remarks>
     public GradientSample Gradient(GradientData data, object[] batches, GradientCapture? capture = null)
+    {
+        var skipped = capture?.VerifiedWeights() ?? EmptyNames;
+        if (skipped.Count > 0 && Compute(data, batches, capture, skipped) is { } sample)
+        {
+            return sample;
+        }
+
+        return Compute(data, batches, capture, EmptyNames)
+            ?? throw new InvalidOperationException("A full gradient came back without the weights it was computed for.");
+    }
+
+    private static readonly IReadOnlySet<string> EmptyNames = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// One gradient sample, autograd skipping the weights in <paramref name="skipped"/>; null when one of them was not
+    /// captured as factors (its gradient would be missing).
+    /// </summary>
+    private GradientSample? Compute(GradientData data, object[] batches, GradientCapture? capture, IReadOnlySet<string> skipped)
     {
         using var scope = torch.NewDisposeScope();
         Module.train();
         Module.zero_grad();
+        var parameters = Module.named_parameters().Where(p => !skipped.Contains(p.name)).ToArray();
+        var inputs = skipped.Count == 0 ? null : parameters.Select(p => p.parameter).Where(p => p.requires_grad).ToList();
         foreach (var batch in batches)
         {
             using var inner = torch.NewDisposeScope();
@@ -46,18 +73,39 @@ internal sealed class Workspace : IDisposable
                 loss = loss / batches.Length;
             }
 
-            loss.backward();
+            if (inputs is null)
+            {
+                loss.backward();
+            }
+            else
+            {
+                // Only these gradients: the other parameters' and the captured layers' outputs (their factors' left side).
+                // Nothing to name means the verified layers did not run: a plain backward pass, then the full recomputation.
+                var wanted = inputs.Concat(capture!.RecordedOutputs()).ToList();
+                loss.backward(inputs: wanted.Count == 0 ? null : wanted);
+            }
+
             capture?.EndBatch();
         }
 
-        var gradients = ParameterSet.GradientsOf(Module);
+        var gradients = GradientsOf(parameters);
         Module.zero_grad();
-        ThrowIfAllZero(gradients);
         var factors = capture?.Collect(gradients) ?? [];
+        if (!skipped.All(factors.ContainsKey))
+        {
+            foreach (var factor in factors.Values)
+            {
+                factor.Dispose();
+            }
+
+            return null;
+        }
+
+        ThrowIfAllZero(gradients, factors);
         if (factors.Count > 0)
         {
             // The captured weights travel as factors: drop their full gradients, keep the other tensors as they are.
-            foreach (var name in factors.Keys)
+            foreach (var name in factors.Keys.Where(gradients.ContainsKey))
             {
                 gradients[name].Dispose();
             }
@@ -76,14 +124,29 @@ internal sealed class Workspace : IDisposable
         return sample;
     }
 
+    /// <summary>Copies of the gradients of <paramref name="parameters"/> (zeros where autograd left none).</summary>
+    private static ParameterSet GradientsOf(IEnumerable<(string name, Parameter parameter)> parameters)
+    {
+        using var noGrad = torch.no_grad();
+        var entries = new List<KeyValuePair<string, Tensor>>();
+        foreach (var (name, parameter) in parameters)
+        {
+            // Every read of .grad makes a new tensor handle: dispose it.
+            using var grad = parameter.grad;
+            entries.Add(new(name, grad is null ? torch.zeros_like(parameter) : grad.detach().clone()));
+        }
+
+        return new ParameterSet(entries);
+    }
+
     /// <summary>
     /// A gradient that is exactly zero everywhere comes from a degenerate batch (no rows, or every label ignored by the
     /// loss), not from a network: matching it would silently return the identity.
     /// </summary>
-    private static void ThrowIfAllZero(ParameterSet gradients)
+    private static void ThrowIfAllZero(ParameterSet gradients, Dictionary<string, LowRankTensor> factors)
     {
         using var scope = torch.NewDisposeScope();
-        var largest = gradients.Values.Select(g => g.abs().max()).ToArray();
+        var largest = gradients.Values.Concat(factors.Values.Select(f => f.Left)).Select(g => g.abs().max()).ToArray();
         if (largest.Length > 0 && torch.stack(largest).max().ToDouble() == 0)
         {
             throw new ArgumentException(

@@ -49,7 +49,9 @@ public sealed record TransferOptions
     /// Capture the weight gradients of Linear layers (and 1×1 convolutions) as low-rank factors during the backward pass,
     /// so that weight matching works on the factors where that is cheaper (for the paper's 784-4096-10 model with batches
     /// of 128, about 6 times fewer multiply-adds). Layers whose factors would be larger than the gradient, or whose forward
-    /// hooks do not fire, use the full gradient either way; results equal the full computation to float rounding.
+    /// hooks do not fire, use the full gradient either way; results equal the full computation to float rounding. Once a
+    /// layer's factors have been checked against its full gradient (the first time it is captured), the backward pass no
+    /// longer computes that weight's gradient at all, which saves one product of the layer's size per minibatch.
     /// </summary>
     /// <value>The default is <see langword="true"/>.</value>
     public bool FactoredGradients { get; init; } = true;
