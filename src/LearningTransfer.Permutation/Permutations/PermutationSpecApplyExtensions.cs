@@ -27,8 +27,12 @@ public static class PermutationSpecApplyExtensions
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var indexCache = new IndexCache(permutation);
-        var result = new ParameterSet(list.Select(kv => new KeyValuePair<string, Tensor>(
-            kv.Key, PermuteTensor(spec, indexCache, kv.Key, kv.Value, skipAxis: -1).detach().clone())));
+        // A permuted tensor is already a new one (index_select copies): only the tensors nothing moves are cloned.
+        var result = new ParameterSet(list.Select(kv =>
+        {
+            var permuted = PermuteTensor(spec, indexCache, kv.Key, kv.Value, skipAxis: -1);
+            return new KeyValuePair<string, Tensor>(kv.Key, ReferenceEquals(permuted, kv.Value) ? kv.Value.detach().clone() : permuted.detach());
+        }));
         return result.MoveToOuterDisposeScope();
     }
 

@@ -53,8 +53,7 @@ internal sealed class GradientPairs : IDisposable
         var computedSource = !_sources.TryGetValue(point, out var sourceGradient);
         if (computedSource)
         {
-            using var sourcePoint = _run.Source.Point(displacement);
-            workspace.Load(sourcePoint);
+            workspace.LoadSum(_run.Source.Start, displacement);
             workspace.RefreshBatchNorm(data, refresh);
             sourceGradient = workspace.Gradient(data, batches, _capture);
             CheckFinite(sourceGradient, step, point, "source");
@@ -68,9 +67,7 @@ internal sealed class GradientPairs : IDisposable
                 token.ThrowIfCancellationRequested();
                 var target = _run.Targets[j];
                 var targetStarted = clock.Elapsed;
-                using var moved = _run.Spec.Apply(target.Permutation, displacement);
-                using var targetPoint = SourceView.Combine(target.Initialization, moved);
-                workspace.Load(targetPoint);
+                workspace.LoadPermutedSum(target.Initialization, _run.Spec, target.Permutation, displacement);
                 workspace.RefreshBatchNorm(data, refresh);
                 using var targetGradient = workspace.Gradient(data, batches, _capture);
                 CheckFinite(targetGradient, step, point, "target");

@@ -64,9 +64,6 @@ internal sealed class SourceView : IDisposable
         return new ParameterSet(entries);
     }
 
-    /// <summary>θ₁ᵗ = θ₁⁰ + (θ₁ᵗ − θ₁⁰), for the entries of θ₁⁰.</summary>
-    public ParameterSet Point(ParameterSet displacement) => Combine(Start, displacement);
-
     /// <summary>base + displacement for the floating entries the displacement has; other entries of base are copied.</summary>
     public static ParameterSet Combine(ParameterSet @base, IReadOnlyDictionary<string, Tensor> displacement)
     {

@@ -77,9 +77,7 @@ internal sealed class TransferEngine(TransferStrategy strategy)
         {
             var started = clock.Elapsed;
             run.Report(step, TransferPhase.Evaluation, target.Index, run.Targets.Count, target.Objective);
-            using var moved = run.Spec.Apply(target.Permutation, displacement);
-            using var point = SourceView.Combine(target.Initialization, moved);
-            workspace.Load(point);
+            workspace.LoadPermutedSum(target.Initialization, run.Spec, target.Permutation, displacement);
             if (workspace.HasBatchNorm && run.Data is { } data)
             {
                 workspace.RefreshBatchNorm(data, data.Draw(run.Options.BatchNormRefreshBatches));

@@ -29,6 +29,125 @@ internal sealed class Workspace : IDisposable
     public void Load(ParameterSet state) => state.LoadInto(Module, strict: true);
 
     /// <summary>
+    /// Loads <paramref name="base"/> + <paramref name="displacement"/> into the module (floating entries the displacement
+    /// has; other entries of the base as they are): the values of loading <see cref="SourceView.Combine"/>'s result, written
+    /// in place instead of through a new tensor per entry (GMT loads a point per gradient; each fresh 13 MB tensor of the
+    /// paper's model costs page faults).
+    /// </summary>
+    public void LoadSum(ParameterSet @base, IReadOnlyDictionary<string, Tensor> displacement)
+    {
+        using var noGrad = torch.no_grad();
+        var state = Module.state_dict();
+        foreach (var (name, value) in @base)
+        {
+            if (!state.TryGetValue(name, out var destination) || !destination.shape.SequenceEqual(value.shape))
+            {
+                // Not expected (both come from the same layout): the full loader names the mismatch.
+                using var sum = SourceView.Combine(@base, displacement);
+                Load(sum);
+                return;
+            }
+
+            destination.copy_(value);
+            if (displacement.TryGetValue(name, out var d) && value.is_floating_point())
+            {
+                destination.add_(d);
+            }
+        }
+
+        foreach (var (name, _) in Module.named_parameters())
+        {
+            if (!@base.ContainsKey(name))
+            {
+                throw new ArgumentException($"The set has no entry for the module's parameter '{name}'.", nameof(@base));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Loads <paramref name="base"/> + π(<paramref name="displacement"/>) into the module in place: the values of loading
+    /// <c>Combine(base, spec.Apply(π, displacement))</c>, bit for bit, without a new tensor per entry. A permuted entry is
+    /// gathered by scattering into the module's own tensor (<c>index_copy_</c> with π⁻¹ along its last permuted axis,
+    /// <c>index_select</c> along any other), then the base is added.
+    /// </summary>
+    public void LoadPermutedSum(ParameterSet @base, PermutationSpec spec, Permutation permutation, ParameterSet displacement)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var state = Module.state_dict();
+        if (@base.Any(kv => !state.TryGetValue(kv.Key, out var t) || !t.shape.SequenceEqual(kv.Value.shape) || t.dtype != kv.Value.dtype
+            || (displacement.TryGetValue(kv.Key, out var d) && d.dtype != t.dtype)))
+        {
+            // Not expected (all come from the same layout): the full path converts dtypes and names any mismatch.
+            using var moved = spec.Apply(permutation, displacement);
+            LoadSum(@base, moved);
+            return;
+        }
+
+        var indices = new Dictionary<(string Group, int Block, bool Inverse), Tensor>();
+        Tensor Index(AxisPermutation axis, bool inverse, Device device)
+        {
+            if (!indices.TryGetValue((axis.Group, axis.BlockSize, inverse), out var index))
+            {
+                var p = permutation[axis.Group];
+                var order = new long[p.Count * axis.BlockSize];
+                for (var i = 0; i < p.Count; i++)
+                {
+                    var (from, to) = inverse ? (p[i], i) : (i, p[i]);
+                    for (var b = 0; b < axis.BlockSize; b++)
+                    {
+                        order[((long)from * axis.BlockSize) + b] = ((long)to * axis.BlockSize) + b;
+                    }
+                }
+
+                index = torch.tensor(order, device: device);
+                indices[(axis.Group, axis.BlockSize, inverse)] = index;
+            }
+
+            return index;
+        }
+
+        foreach (var (name, value) in @base)
+        {
+            var destination = state[name];
+            if (!displacement.TryGetValue(name, out var d) || !value.is_floating_point())
+            {
+                destination.copy_(value);
+                continue;
+            }
+
+            var axes = spec.Covers(name) ? spec.AxesOf(name) : [];
+            var permuted = Enumerable.Range(0, axes.Count).Where(a => axes[a] is not null).ToArray();
+            if (permuted.Length == 0)
+            {
+                destination.copy_(d);
+            }
+            else
+            {
+                var moving = d;
+                foreach (var axis in permuted[..^1])
+                {
+                    moving = moving.index_select(axis, Index(axes[axis]!.Value, inverse: false, d.device));
+                }
+
+                // destination[…, q[j], …] = moving[…, j, …] with q = π⁻¹: destination[…, i, …] = moving[…, π(i), …].
+                var last = permuted[^1];
+                destination.index_copy_(last, Index(axes[last]!.Value, inverse: true, d.device), moving);
+            }
+
+            destination.add_(value);
+        }
+
+        foreach (var (name, _) in Module.named_parameters())
+        {
+            if (!@base.ContainsKey(name))
+            {
+                throw new ArgumentException($"The set has no entry for the module's parameter '{name}'.", nameof(@base));
+            }
+        }
+    }
+
+    /// <summary>
     /// ∇L at the loaded parameters, averaged over <paramref name="batches"/>, in training mode; with a
     /// <paramref name="capture"/>, the weights it captures come as factors and are left out of the full tensors.
     /// </summary>
