@@ -154,17 +154,7 @@ internal sealed class ScoringCache : IDisposable
                 return index;
             }
 
-            var p = target.Permutation[a.Group];
-            var full = new long[(long)p.Count * a.BlockSize];
-            for (var i = 0; i < p.Count; i++)
-            {
-                for (var b = 0; b < a.BlockSize; b++)
-                {
-                    full[((long)i * a.BlockSize) + b] = ((long)p[i] * a.BlockSize) + b;
-                }
-            }
-
-            index = torch.tensor(full, device: device).DetachFromDisposeScope();
+            index = PermutationIndex.Build(target.Permutation[a.Group], a.BlockSize, inverse: false, device).DetachFromDisposeScope();
             _indices[(a.Group, a.BlockSize)] = index;
             return index;
         }

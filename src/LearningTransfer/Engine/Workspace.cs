@@ -34,35 +34,8 @@ internal sealed class Workspace : IDisposable
     /// in place instead of through a new tensor per entry (GMT loads a point per gradient; each fresh 13 MB tensor of the
     /// paper's model costs page faults).
     /// </summary>
-    public void LoadSum(ParameterSet @base, IReadOnlyDictionary<string, Tensor> displacement)
-    {
-        using var noGrad = torch.no_grad();
-        var state = Module.state_dict();
-        foreach (var (name, value) in @base)
-        {
-            if (!state.TryGetValue(name, out var destination) || !destination.shape.SequenceEqual(value.shape))
-            {
-                // Not expected (both come from the same layout): the full loader names the mismatch.
-                using var sum = SourceView.Combine(@base, displacement);
-                Load(sum);
-                return;
-            }
-
-            destination.copy_(value);
-            if (displacement.TryGetValue(name, out var d) && value.is_floating_point())
-            {
-                destination.add_(d);
-            }
-        }
-
-        foreach (var (name, _) in Module.named_parameters())
-        {
-            if (!@base.ContainsKey(name))
-            {
-                throw new ArgumentException($"The set has no entry for the module's parameter '{name}'.", nameof(@base));
-            }
-        }
-    }
+    public void LoadSum(ParameterSet @base, IReadOnlyDictionary<string, Tensor> displacement) =>
+        LoadSum(@base, displacement, spec: null, permutation: null);
 
     /// <summary>
     /// Loads <paramref name="base"/> + π(<paramref name="displacement"/>) into the module in place: the values of loading
@@ -70,7 +43,11 @@ internal sealed class Workspace : IDisposable
     /// gathered by scattering into the module's own tensor (<c>index_copy_</c> with π⁻¹ along its last permuted axis,
     /// <c>index_select</c> along any other), then the base is added.
     /// </summary>
-    public void LoadPermutedSum(ParameterSet @base, PermutationSpec spec, Permutation permutation, ParameterSet displacement)
+    public void LoadPermutedSum(ParameterSet @base, PermutationSpec spec, Permutation permutation, ParameterSet displacement) =>
+        LoadSum(@base, displacement, spec, permutation);
+
+    /// <summary>base + π(displacement) in place, π the identity when <paramref name="permutation"/> is null.</summary>
+    private void LoadSum(ParameterSet @base, IReadOnlyDictionary<string, Tensor> displacement, PermutationSpec? spec, Permutation? permutation)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
@@ -79,8 +56,9 @@ internal sealed class Workspace : IDisposable
             || (displacement.TryGetValue(kv.Key, out var d) && d.dtype != t.dtype)))
         {
             // Not expected (all come from the same layout): the full path converts dtypes and names any mismatch.
-            using var moved = spec.Apply(permutation, displacement);
-            LoadSum(@base, moved);
+            using var moved = permutation is null ? null : spec!.Apply(permutation, displacement);
+            using var sum = SourceView.Combine(@base, moved ?? displacement);
+            Load(sum);
             return;
         }
 
@@ -89,18 +67,7 @@ internal sealed class Workspace : IDisposable
         {
             if (!indices.TryGetValue((axis.Group, axis.BlockSize, inverse), out var index))
             {
-                var p = permutation[axis.Group];
-                var order = new long[p.Count * axis.BlockSize];
-                for (var i = 0; i < p.Count; i++)
-                {
-                    var (from, to) = inverse ? (p[i], i) : (i, p[i]);
-                    for (var b = 0; b < axis.BlockSize; b++)
-                    {
-                        order[((long)from * axis.BlockSize) + b] = ((long)to * axis.BlockSize) + b;
-                    }
-                }
-
-                index = torch.tensor(order, device: device);
+                index = PermutationIndex.Build(permutation![axis.Group], axis.BlockSize, inverse, device);
                 indices[(axis.Group, axis.BlockSize, inverse)] = index;
             }
 
@@ -116,7 +83,7 @@ internal sealed class Workspace : IDisposable
                 continue;
             }
 
-            var axes = spec.Covers(name) ? spec.AxesOf(name) : [];
+            var axes = permutation is not null && spec!.Covers(name) ? spec.AxesOf(name) : [];
             var permuted = Enumerable.Range(0, axes.Count).Where(a => axes[a] is not null).ToArray();
             if (permuted.Length == 0)
             {
@@ -154,7 +121,7 @@ internal sealed class Workspace : IDisposable
     /// <remarks>
     /// Once a layer's factors have been checked against its full gradient, autograd is no longer asked for that gradient
     /// (the backward pass names every other parameter as an input instead): for the paper's MLP this skips one
-    /// 4096 × 128 × 4096 product per minibatch. Should such a layer not be captured in some minibatch after all, the
+    /// 4096 × 128 × 784 product per minibatch. Should such a layer not be captured in some minibatch after all, the
     /// sample is computed again in full, so a gradient is never silently missing.
     /// </remarks>
     public GradientSample Gradient(GradientData data, object[] batches, GradientCapture? capture = null)
