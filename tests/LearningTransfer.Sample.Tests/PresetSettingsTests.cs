@@ -52,4 +52,17 @@ public sealed class PresetSettingsTests
 
         Assert.Contains(parse.Errors, e => e.Message.Contains("--batch-norm-refresh", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Conv_FineTuning_IsConstantUnlessACosineScheduleIsAsked()
+    {
+        var preset = Bind("--preset", "conv", "--scenario", "pretrained");
+        var cosine = Bind("--preset", "conv", "--scenario", "pretrained", "--fine-tune-optimizer", "sgd", "--fine-tune-schedule", "cosine");
+
+        Assert.Equal(TrajectoryTransfer.Samples.Experiments.LearningRateSchedule.Constant, preset.FineTuneRecipe.Schedule);
+        Assert.Equal(TrajectoryTransfer.Samples.Experiments.LearningRateSchedule.Cosine, cosine.FineTuneRecipe.Schedule);
+        Assert.Equal(0, cosine.FineTuneRecipe.WarmupEpochs);
+        Assert.Equal(cosine.TrainRecipe.LearningRate, cosine.FineTuneRecipe.LearningRate);
+        Assert.Equal(TrajectoryTransfer.Samples.Experiments.LearningRateSchedule.Cosine, cosine.TrainRecipe.Schedule);
+    }
 }

@@ -22,6 +22,7 @@ public sealed class SampleCommand
     private readonly Option<string?> _lrSchedule = Choice("--lr-schedule", "Learning rate schedule of training: constant or cosine (conv: cosine).", ["constant", "cosine"]);
     private readonly Option<string?> _crops = Choice("--random-crops", "4-pixel-padded random crops while training and fine-tuning: on or off (conv: on).", ["on", "off"]);
     private readonly Option<string?> _fineTuneOptimizer = Choice("--fine-tune-optimizer", "Optimizer of fine-tuning after a transfer: sgd (the training recipe's) or adamw (conv: adamw, the authors').", ["sgd", "adamw"]);
+    private readonly Option<string?> _fineTuneSchedule = Choice("--fine-tune-schedule", "Learning rate schedule of fine-tuning after a transfer: constant or cosine (annealed to 0 over the fine-tuning epochs, no warmup; default constant).", ["constant", "cosine"]);
     private readonly Option<double?> _fineTuneLr = PositiveReal("--fine-tune-lr", "Learning rate of fine-tuning after a transfer (default: --lr with sgd, 1e-4 with adamw).");
     private readonly Option<int?> _pretrainEpochs = Positive("--pretrain-epochs", "Pretrained scenario: pre-training epochs of the two initializations (default: --epochs).");
     private readonly Option<double?> _widthFactor = PositiveReal("--width-factor", "Conv8: the factor every width is scaled by (1 = the authors' 64 ... 512 channels; default 0.25, conv preset 0.125).");
@@ -56,7 +57,7 @@ public sealed class SampleCommand
         Option[] options =
         [
             _preset, _model, _scenario, _methods, _steps, _schedule, _trajectory, _gradientBatches, _batchSize, _lr, _momentum, _weightDecay,
-            _lrSchedule, _crops, _fineTuneOptimizer, _fineTuneLr, _epochs, _pretrainEpochs, _fineTuneEpochs, _width, _widthFactor, _ensemble,
+            _lrSchedule, _crops, _fineTuneOptimizer, _fineTuneSchedule, _fineTuneLr, _epochs, _pretrainEpochs, _fineTuneEpochs, _width, _widthFactor, _ensemble,
             _trainLimit, _testLimit, _validationFraction, _validationLimit, _batchNormRefresh, _normalize, _seed, _device, _data, _out, _curvePoints, _curveExamples,
             _evaluations, _threads,
         ];
@@ -110,7 +111,11 @@ public sealed class SampleCommand
         var fineTune = fineTuneOptimizer == "adamw"
             ? TrainingRecipe.AuthorsFineTune(train.RandomCrops)
             : train with { Schedule = LearningRateSchedule.Constant, WarmupEpochs = 0 };
-        fineTune = fineTune with { LearningRate = parse.GetValue(_fineTuneLr) ?? fineTune.LearningRate };
+        fineTune = fineTune with
+        {
+            LearningRate = parse.GetValue(_fineTuneLr) ?? fineTune.LearningRate,
+            Schedule = parse.GetValue(_fineTuneSchedule) is { } fineTuneSchedule ? (fineTuneSchedule == "cosine" ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant) : fineTune.Schedule,
+        };
         return new SampleSettings
         {
             Preset = preset.Name,
