@@ -65,4 +65,11 @@ public sealed class PresetSettingsTests
         Assert.Equal(cosine.TrainRecipe.LearningRate, cosine.FineTuneRecipe.LearningRate);
         Assert.Equal(TrajectoryTransfer.Samples.Experiments.LearningRateSchedule.Cosine, cosine.TrainRecipe.Schedule);
     }
+
+    [Fact]
+    public void NormalizePairs_IsOffUnlessAsked()
+    {
+        Assert.False(Bind("--preset", "conv").NormalizePairs);
+        Assert.True(Bind("--preset", "conv", "--normalize-pairs").NormalizePairs);
+    }
 }

@@ -27,6 +27,7 @@ public sealed class SampleCommand
     private readonly Option<int?> _pretrainEpochs = Positive("--pretrain-epochs", "Pretrained scenario: pre-training epochs of the two initializations (default: --epochs).");
     private readonly Option<double?> _widthFactor = PositiveReal("--width-factor", "Conv8: the factor every width is scaled by (1 = the authors' 64 ... 512 channels; default 0.25, conv preset 0.125).");
     private readonly Option<int?> _validationLimit = Positive("--validation-limit", "Score each transfer step on at most this many validation examples (default all; conv preset 500).");
+    private readonly Option<bool> _normalizePairs = new("--normalize-pairs") { Description = "Divide each gradient pair's matching term by the product of its norms (WeightMatchingOptions.Normalize), so that every layer and every step weighs alike." };
     private readonly Option<int?> _batchNormRefresh = NonNegative("--batch-norm-refresh", "Models with BatchNorm: training batches its statistics are recomputed on at each scored transfer step (default 10; conv preset 3).");
     private readonly Option<int?> _evaluations = Positive("--evals-per-epoch", "Test evaluations per training and fine-tuning epoch, for finer time-to-accuracy curves (default 1; 4 with --preset conv --scenario pretrained).");
     private readonly Option<int?> _epochs = Positive("--epochs", "Training epochs of the source and of every fully trained model (quick 3, 2 for conv; paper 10; conv preset 3, 4 in the pretrained scenario).");
@@ -58,7 +59,7 @@ public sealed class SampleCommand
         [
             _preset, _model, _scenario, _methods, _steps, _schedule, _trajectory, _gradientBatches, _batchSize, _lr, _momentum, _weightDecay,
             _lrSchedule, _crops, _fineTuneOptimizer, _fineTuneSchedule, _fineTuneLr, _epochs, _pretrainEpochs, _fineTuneEpochs, _width, _widthFactor, _ensemble,
-            _trainLimit, _testLimit, _validationFraction, _validationLimit, _batchNormRefresh, _normalize, _seed, _device, _data, _out, _curvePoints, _curveExamples,
+            _trainLimit, _testLimit, _validationFraction, _validationLimit, _batchNormRefresh, _normalizePairs, _normalize, _seed, _device, _data, _out, _curvePoints, _curveExamples,
             _evaluations, _threads,
         ];
         foreach (var option in options)
@@ -139,6 +140,7 @@ public sealed class SampleCommand
             ValidationFraction = parse.GetValue(_validationFraction) ?? preset.ValidationFraction,
             ValidationLimit = parse.GetValue(_validationLimit) ?? preset.ValidationLimit,
             BatchNormRefreshBatches = parse.GetValue(_batchNormRefresh) ?? preset.BatchNormRefreshBatches ?? 10,
+            NormalizePairs = parse.GetValue(_normalizePairs),
             Normalize = parse.GetValue(_normalize)?.ToLowerInvariant() ?? preset.Normalize,
             Seed = parse.GetValue(_seed),
             Device = parse.GetValue(_device)!,

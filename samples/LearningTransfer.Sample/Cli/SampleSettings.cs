@@ -67,6 +67,9 @@ public sealed record SampleSettings
     /// <summary>Training batches BatchNorm statistics are recomputed on at each scored transfer step (models with BatchNorm).</summary>
     public int BatchNormRefreshBatches { get; init; } = 10;
 
+    /// <summary>Whether each gradient pair's matching term is divided by the product of its norms.</summary>
+    public bool NormalizePairs { get; init; }
+
     /// <summary>Test evaluations per training or fine-tuning epoch.</summary>
     public int EvaluationsPerEpoch { get; init; } = 1;
 

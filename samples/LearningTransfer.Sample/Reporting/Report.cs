@@ -70,6 +70,7 @@ public sealed record ModelReport(string Name, long Parameters, string Kind, int 
 /// <param name="ValidationLimit">Validation examples each transfer step was scored on (null: all).</param>
 /// <param name="EvaluationsPerEpoch">Test evaluations per training epoch.</param>
 /// <param name="BatchNormRefreshBatches">Training batches BatchNorm statistics were recomputed on at each scored transfer step.</param>
+/// <param name="NormalizePairs">Whether each gradient pair's matching term was divided by the product of its norms.</param>
 public sealed record SettingsReport(
     int Steps,
     string Schedule,
@@ -94,7 +95,8 @@ public sealed record SettingsReport(
     double? WidthFactor,
     int? ValidationLimit,
     int EvaluationsPerEpoch,
-    int BatchNormRefreshBatches);
+    int BatchNormRefreshBatches,
+    bool NormalizePairs);
 
 /// <summary>The source run.</summary>
 /// <param name="TestAccuracy">Test accuracy of the source's final parameters.</param>

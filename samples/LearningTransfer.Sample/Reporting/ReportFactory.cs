@@ -31,7 +31,8 @@ public static class ReportFactory
                 s.Trajectory == TrajectoryKind.Linear ? "linear" : "recorded", s.LearningRate, s.FineTuneLearningRate,
                 s.Methods.Select(Choices.Key).ToArray(), s.EnsembleMembers, s.TrainLimit, s.ValidationFraction, context.Device.ToString(), s.Normalize,
                 s.TrainRecipe.Describe(), s.FineTuneRecipe.Describe(), s.PretrainEpochs,
-                s.Model is ModelKind.Conv8 or ModelKind.Conv8BatchNorm ? s.WidthFactor : null, s.ValidationLimit, s.EvaluationsPerEpoch, s.BatchNormRefreshBatches),
+                s.Model is ModelKind.Conv8 or ModelKind.Conv8BatchNorm ? s.WidthFactor : null, s.ValidationLimit, s.EvaluationsPerEpoch, s.BatchNormRefreshBatches,
+                s.NormalizePairs),
             new SourceReport(problem.SourceTestAccuracy, problem.SourceTrainSeconds, problem.SourceValidationAccuracy, problem.Recorded.Count, problem.PretrainSeconds, problem.PretrainedTestAccuracy),
             new ScratchReport(
                 results.Scratch.TestAccuracyByEpoch, results.Scratch.SecondsPerEpoch, results.ScratchInitialAccuracy, results.ScratchShared,

@@ -46,6 +46,7 @@ public sealed class TransferRunner(ExperimentContext context, TransferProblem pr
                 .WithData(Batches.Loader(problem.Data.Train, settings.BatchSize, settings.Seed * 1000 + 30 + (int)method), (output, label) => nn.functional.cross_entropy(output, label))
                 .WithValidation(model => Evaluator.Accuracy(model, scored))
                 .WithSeed(settings.Seed)
+                .WithMatchingOptions(WeightMatchingOptions.Default with { Normalize = settings.NormalizePairs })
                 .OnDevice(context.Device);
             if (method == TransferMethod.Oracle)
             {
