@@ -72,4 +72,23 @@ public sealed class PresetSettingsTests
         Assert.False(Bind("--preset", "conv").NormalizePairs);
         Assert.True(Bind("--preset", "conv", "--normalize-pairs").NormalizePairs);
     }
+
+    [Fact]
+    public void Conv_Random_TrainsSixEpochsAndFineTunesAsMany_Pretrained_FourAndFour()
+    {
+        var random = Bind("--preset", "conv", "--scenario", "random");
+        var pretrained = Bind("--preset", "conv", "--scenario", "pretrained");
+
+        Assert.Equal((6, 6), (random.Epochs, random.FineTuneEpochs));
+        Assert.Equal((4, 4, 4), (pretrained.PretrainEpochs, pretrained.Epochs, pretrained.FineTuneEpochs));
+    }
+
+    [Fact]
+    public void Methods_AllFourByDefault_ButNoOracleInTheConvRandomScenario_UnlessAsked()
+    {
+        Assert.Equal(4, Bind("--preset", "quick").Methods.Count);
+        Assert.Equal(4, Bind("--preset", "conv", "--scenario", "pretrained").Methods.Count);
+        Assert.DoesNotContain(TrajectoryTransfer.TransferMethod.Oracle, Bind("--preset", "conv", "--scenario", "random").Methods);
+        Assert.Contains(TrajectoryTransfer.TransferMethod.Oracle, Bind("--preset", "conv", "--methods", "fgmt,oracle").Methods);
+    }
 }

@@ -10,7 +10,7 @@ public sealed class SampleCommand
     private readonly Option<string> _preset = Choice("--preset", "Default settings: quick (a few minutes on 2 CPU cores), paper (the authors' MNIST setting) or conv (the authors' Conv8 recipe sized for 2 CPU cores).", Preset.Names, "quick");
     private readonly Option<string?> _model = Choice("--model", "mlp (ReLU MLP with biases), linear-mlp (no bias, no activation; the paper's), conv (VGG-style Conv4 with BatchNorm), conv8 (the authors' Conv8) or conv8-bn (Conv8 with BatchNorm). Default: mlp; linear-mlp with --preset paper; conv8-bn with --preset conv.", Choices.Models.Keys);
     private readonly Option<string> _scenario = Choice("--scenario", "random: transfer onto a new random initialization; pretrained: transfer a fine-tuning run (classes 5-9) between two models pre-trained on classes 0-4.", Choices.Scenarios.Keys, "random");
-    private readonly Option<string> _methods = new("--methods") { Description = "Comma-separated transfer methods: gmt, fgmt, naive, oracle.", DefaultValueFactory = _ => "gmt,fgmt,naive,oracle" };
+    private readonly Option<string?> _methods = new("--methods") { Description = "Comma-separated transfer methods: gmt, fgmt, naive, oracle (default all four; gmt,fgmt,naive in the conv preset's random scenario)." };
     private readonly Option<int?> _steps = Positive("--steps", "T, the number of transfer steps (default 10; conv preset 30, 15 in the pretrained scenario).");
     private readonly Option<string> _schedule = Choice("--schedule", "The schedule of the trajectory points: cosine (the paper's best) or uniform.", ["cosine", "uniform"], "cosine");
     private readonly Option<string> _trajectory = Choice("--trajectory", "linear: the line from the source's initialization to its end (the paper's); recorded: the per-epoch checkpoints, subdivided.", Choices.Trajectories.Keys, "linear");
@@ -30,8 +30,8 @@ public sealed class SampleCommand
     private readonly Option<bool> _normalizePairs = new("--normalize-pairs") { Description = "Divide each gradient pair's matching term by the product of its norms (WeightMatchingOptions.Normalize), so that every layer and every step weighs alike." };
     private readonly Option<int?> _batchNormRefresh = NonNegative("--batch-norm-refresh", "Models with BatchNorm: training batches its statistics are recomputed on at each scored transfer step (default 10; conv preset 3).");
     private readonly Option<int?> _evaluations = Positive("--evals-per-epoch", "Test evaluations per training and fine-tuning epoch, for finer time-to-accuracy curves (default 1; 4 with --preset conv --scenario pretrained).");
-    private readonly Option<int?> _epochs = Positive("--epochs", "Training epochs of the source and of every fully trained model (quick 3, 2 for conv; paper 10; conv preset 3, 4 in the pretrained scenario).");
-    private readonly Option<int?> _fineTuneEpochs = Positive("--fine-tune-epochs", "Fine-tuning epochs after a transfer, and epochs of the baseline (quick 2, 1 for conv; paper 3; conv preset 3, 4 in the pretrained scenario, as many as the source).");
+    private readonly Option<int?> _epochs = Positive("--epochs", "Training epochs of the source and of every fully trained model (quick 3, 2 for conv; paper 10; conv preset 6, 4 in the pretrained scenario).");
+    private readonly Option<int?> _fineTuneEpochs = Positive("--fine-tune-epochs", "Fine-tuning epochs after a transfer, and epochs of the baseline (quick 2, 1 for conv; paper 3; conv preset 6, 4 in the pretrained scenario, as many as the source).");
     private readonly Option<int?> _width = Positive("--width", "Hidden width of the MLPs, or first-stage channels of conv (quick 512 / 16, paper 4096 / 64).");
     private readonly Option<int?> _ensemble = NonNegative("--ensemble-members", "Members of each ensemble; 0 skips the ensemble experiment (default 3; quick conv 2).");
     private readonly Option<int?> _trainLimit = Positive("--train-limit", "Use at most this many training examples, validation included (quick 12000, 6000 for conv; paper all).");
@@ -98,7 +98,7 @@ public sealed class SampleCommand
         var model = parse.GetValue(_model) is { } m ? Choices.Models[m] : Preset.DefaultModel(presetName);
         var scenario = Choices.Scenarios[parse.GetValue(_scenario)!];
         var preset = Preset.For(presetName, model, scenario);
-        var methods = Split(parse.GetValue(_methods) ?? string.Empty).Select(n => Choices.Methods[n]).Distinct().ToArray();
+        var methods = Split(parse.GetValue(_methods) ?? preset.Methods).Select(n => Choices.Methods[n]).Distinct().ToArray();
         var epochs = parse.GetValue(_epochs) ?? preset.Epochs;
         var train = preset.TrainRecipe with
         {
