@@ -128,7 +128,7 @@ public sealed record Preset
     };
 
     /// <summary>
-    /// The authors' Conv8 recipe sized for two CPU cores (18–21 minutes a run): Conv8 with BatchNorm at width factor 1/8
+    /// The authors' Conv8 recipe sized for two CPU cores (about 17 minutes a run on an idle machine): Conv8 with BatchNorm at width factor 1/8
     /// (channels 8 … 64) on all 60,000 training images (6,000 held out), 6 epochs of SGD momentum 0.9 at lr 0.05,
     /// cosine-annealed after a one-epoch warmup, weight decay 1e-4 and random crops; the baseline trains (or fine-tunes) as
     /// many epochs as the source and every transferred model is fine-tuned as many, with AdamW at lr 1e-4. Random
