@@ -128,16 +128,17 @@ public sealed record Preset
     };
 
     /// <summary>
-    /// The authors' Conv8 recipe sized for two CPU cores (about 17 minutes a run on an idle machine): Conv8 with BatchNorm at width factor 1/8
-    /// (channels 8 … 64) on all 60,000 training images (6,000 held out), 6 epochs of SGD momentum 0.9 at lr 0.05,
-    /// cosine-annealed after a one-epoch warmup, weight decay 1e-4 and random crops; the baseline trains (or fine-tunes) as
-    /// many epochs as the source and every transferred model is fine-tuned as many, with AdamW at lr 1e-4. Random
-    /// scenario: T = 30 cosine, 2 minibatches per gradient, and GMT, FGMT and Naive (Oracle would add a seventh
+    /// The authors' Conv8 recipe sized for two CPU cores (about 17 minutes a run on an idle machine): Conv8 with BatchNorm
+    /// at width factor 1/8 (channels 8 … 64) on all 60,000 training images (6,000 held out), 6 epochs of SGD momentum 0.9
+    /// at lr 0.05, cosine-annealed after a one-epoch warmup, weight decay 1e-4 and random crops; the baseline trains (or
+    /// fine-tunes) as many epochs as the source and every transferred model is fine-tuned as many, with AdamW at lr 1e-4.
+    /// Random scenario: T = 30 cosine, 2 minibatches per gradient, and GMT, FGMT and Naive (Oracle would add a seventh
     /// fine-tuning run, 3 more minutes); pretrained: T = 15, 1, with 4 epochs of pre-training and 4 of fine-tuning on the
     /// 27,000 images of each half of the classes. Six epochs rather than three because a longer source run transfers
-    /// better: GMT kept 49 % of the source's accuracy on average over four seeds instead of about 35 % (docs/reproduction.md). Steps are scored on 500 validation images after
-    /// recomputing BatchNorm statistics on 3 training batches (a fifth of the cost of 2,000 and 10, with no loss of
-    /// accuracy on average over five measured runs; docs/reproduction.md).
+    /// better: GMT kept 49 % of the source's accuracy on average over four seeds instead of about 35 %
+    /// (docs/reproduction.md). Steps are scored on 500 validation images after recomputing BatchNorm statistics on 3
+    /// training batches (a fifth of the cost of 2,000 and 10, with no loss of accuracy on average over five measured runs;
+    /// docs/reproduction.md).
     /// </summary>
     public static Preset Conv { get; } = new()
     {

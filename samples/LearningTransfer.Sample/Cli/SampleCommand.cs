@@ -105,7 +105,7 @@ public sealed class SampleCommand
             LearningRate = parse.GetValue(_lr) ?? preset.TrainRecipe.LearningRate,
             Momentum = parse.GetValue(_momentum) ?? preset.TrainRecipe.Momentum,
             WeightDecay = parse.GetValue(_weightDecay) ?? preset.TrainRecipe.WeightDecay,
-            Schedule = parse.GetValue(_lrSchedule) is { } schedule ? (schedule == "cosine" ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant) : preset.TrainRecipe.Schedule,
+            Schedule = parse.GetValue(_lrSchedule) is { } schedule ? ScheduleNamed(schedule) : preset.TrainRecipe.Schedule,
             RandomCrops = parse.GetValue(_crops) is { } crops ? crops == "on" : preset.TrainRecipe.RandomCrops,
         };
         var fineTuneOptimizer = parse.GetValue(_fineTuneOptimizer) ?? (preset.FineTuneRecipe.Optimizer == OptimizerKind.AdamW ? "adamw" : "sgd");
@@ -115,7 +115,7 @@ public sealed class SampleCommand
         fineTune = fineTune with
         {
             LearningRate = parse.GetValue(_fineTuneLr) ?? fineTune.LearningRate,
-            Schedule = parse.GetValue(_fineTuneSchedule) is { } fineTuneSchedule ? (fineTuneSchedule == "cosine" ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant) : fineTune.Schedule,
+            Schedule = parse.GetValue(_fineTuneSchedule) is { } fineTuneSchedule ? ScheduleNamed(fineTuneSchedule) : fineTune.Schedule,
         };
         return new SampleSettings
         {
@@ -157,6 +157,9 @@ public sealed class SampleCommand
 
     private static string[] Split(string list) =>
         list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToLowerInvariant()).ToArray();
+
+    /// <summary>The schedule a <c>--lr-schedule</c> or <c>--fine-tune-schedule</c> value names (validated by its option).</summary>
+    private static LearningRateSchedule ScheduleNamed(string name) => name == "cosine" ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant;
 
     private static Option<string> Choice(string name, string description, IEnumerable<string> values, string defaultValue)
     {

@@ -62,6 +62,15 @@ internal sealed class Workspace : IDisposable
             return;
         }
 
+        // Before any write: a missing parameter must not leave the module half overwritten.
+        foreach (var (name, _) in Module.named_parameters())
+        {
+            if (!@base.ContainsKey(name))
+            {
+                throw new ArgumentException($"The set has no entry for the module's parameter '{name}'.", nameof(@base));
+            }
+        }
+
         var indices = new Dictionary<(string Group, int Block, bool Inverse), Tensor>();
         Tensor Index(AxisPermutation axis, bool inverse, Device device)
         {
@@ -103,14 +112,6 @@ internal sealed class Workspace : IDisposable
             }
 
             destination.add_(value);
-        }
-
-        foreach (var (name, _) in Module.named_parameters())
-        {
-            if (!@base.ContainsKey(name))
-            {
-                throw new ArgumentException($"The set has no entry for the module's parameter '{name}'.", nameof(@base));
-            }
         }
     }
 
